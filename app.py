@@ -1,0 +1,3 @@
+from gitint import create_app
+
+app = create_app()

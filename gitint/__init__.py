@@ -1,0 +1,74 @@
+"""gitint: create git branches and pull requests from Jira issues."""
+
+import logging
+
+from flask import Flask
+
+from . import config
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app; the body is the table of contents."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    app.config.from_mapping(config.from_environment(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    init_instance(app)
+    init_logging(app)
+    init_database(app)
+    init_keyring(app)
+    init_security(app)
+    init_views(app)
+    init_cli(app)
+    return app
+
+
+def init_instance(app: Flask) -> None:
+    from pathlib import Path
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+
+def init_logging(app: Flask) -> None:
+    from .logs import RedactingFilter
+
+    for handler in logging.getLogger().handlers + app.logger.handlers:
+        handler.addFilter(RedactingFilter())
+
+
+def init_database(app: Flask) -> None:
+    from .extensions import db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+
+
+def init_keyring(app: Flask) -> None:
+    from .crypto import load_keyring
+
+    app.extensions["gitint.keyring"] = load_keyring(
+        app.config["GITINT_SECRET_KEYS"], app.instance_path
+    )
+
+
+def init_security(app: Flask) -> None:
+    from .jira.context import init_app as init_context
+
+    init_context(app)
+
+
+def init_views(app: Flask) -> None:
+    from .views import health
+
+    app.register_blueprint(health.bp)
+
+
+def init_cli(app: Flask) -> None:
+    from .cli import gitint
+
+    app.cli.add_command(gitint)

@@ -1,0 +1,37 @@
+"""Configuration from the environment (SPEC §3)."""
+
+import os
+from pathlib import Path
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    """Read a boolean environment variable: 1/true/yes/on."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def database_uri(url: str) -> str:
+    """SQLAlchemy's URI for DATABASE_URL; PostgreSQL goes through psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def from_environment(instance_path: str) -> dict:
+    """The app's settings, each read from the variable SPEC §3 names."""
+    default_db = "sqlite:///" + str(Path(instance_path) / "gitint.sqlite")
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_uri(os.environ.get("DATABASE_URL", default_db)),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "GITINT_SECRET_KEYS": os.environ.get("GITINT_SECRET_KEYS", ""),
+        "GITINT_BASE_URL": os.environ.get("GITINT_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "GITINT_DEV": env_flag("GITINT_DEV"),
+        "GITINT_ALLOW_PRIVATE_HOSTS": env_flag("GITINT_ALLOW_PRIVATE_HOSTS"),
+        "GITINT_INSTALL_KEYS_URL": os.environ.get(
+            "GITINT_INSTALL_KEYS_URL", "https://connect-install-keys.atlassian.com"
+        ),
+        "WTF_CSRF_ENABLED": False,  # the context-token header is the CSRF defence (SPEC §4)
+    }

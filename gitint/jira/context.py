@@ -1,0 +1,196 @@
+"""Who is asking: the verified Jira entry, the app-signed context token, permission checks,
+and the security headers every response carries (SPEC §4).
+
+An iframe entry (GET with ``?jwt=``) is verified once; the page then carries a short-lived
+context token that htmx sends back in the ``X-Gitint-Context`` header on every call. There
+are no cookie sessions. Views use ``@requires("VIEW_DEV_TOOLS")`` and read ``g.ctx``.
+"""
+
+import functools
+import time
+from dataclasses import asdict, dataclass, field
+from urllib.parse import urlsplit
+
+import jwt
+from flask import abort, current_app, g, render_template, request
+
+from ..crypto import keyring
+from ..extensions import db
+from ..models import Tenant
+from .jwt import JWTRejected, verify_entry
+
+CONTEXT_HEADER = "X-Gitint-Context"
+CONTEXT_TTL = 15 * 60
+CONTEXT_AUDIENCE = "gitint-context"
+VIEW_DEV_TOOLS = "VIEW_DEV_TOOLS"
+ADMINISTER = "ADMINISTER"
+PERMISSION_NAMES = {VIEW_DEV_TOOLS: "View Development Tools", ADMINISTER: "Jira administrator"}
+STATE_CHANGING = {"POST", "PUT", "DELETE"}
+
+
+@dataclass(frozen=True)
+class Context:
+    """The verified caller: tenant, Jira user, and the issue/project the page was opened on."""
+
+    tenant_id: int
+    tenant_kind: str
+    account_id: str
+    display_name: str = ""
+    permissions: tuple[str, ...] = ()  # vouched by an embedded host; Connect asks Jira each time
+    project_key: str | None = None
+    project_id: str | None = None
+    issue_key: str | None = None
+    issue_summary: str | None = None
+    issue_type: str | None = None
+    token: str = field(default="", compare=False)
+
+    @property
+    def tenant(self) -> Tenant:
+        return db.session.get(Tenant, self.tenant_id)
+
+
+def _signing_keys() -> list[bytes]:
+    return keyring().derive("gitint context token")
+
+
+def mint_context_token(ctx: Context, ttl: int = CONTEXT_TTL) -> str:
+    """An app-signed token (≤ 15 min) bound to tenant, user, project and issue."""
+    now = int(time.time())
+    claims = {k: v for k, v in asdict(ctx).items() if k != "token" and v is not None}
+    claims.update(iss="gitint", aud=CONTEXT_AUDIENCE, iat=now, exp=now + min(ttl, CONTEXT_TTL))
+    return jwt.encode(claims, _signing_keys()[0], algorithm="HS256")
+
+
+def read_context_token(token: str) -> Context:
+    """Verify a context token (any current key); JWTRejected when invalid or expired."""
+    for key in _signing_keys():
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["HS256"],
+                audience=CONTEXT_AUDIENCE,
+                issuer="gitint",
+                options={"require": ["exp", "iat"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise JWTRejected("context expired; reopen the dialog") from None
+        except jwt.PyJWTError:
+            continue
+        fields = {k: claims[k] for k in Context.__dataclass_fields__ if k in claims}
+        fields["permissions"] = tuple(fields.get("permissions", ()))
+        return Context(**fields, token=token)
+    raise JWTRejected("invalid context")
+
+
+def context_from_entry(tenant: Tenant, claims: dict) -> Context:
+    """Build the Context of a verified iframe entry from its claims and the Jira query params."""
+    vouched = claims.get("context") if isinstance(claims.get("context"), dict) else {}
+    user = vouched.get("user") if isinstance(vouched.get("user"), dict) else {}
+    issue = vouched.get("issue") if isinstance(vouched.get("issue"), dict) else {}
+    args = request.args
+    ctx = Context(
+        tenant_id=tenant.id,
+        tenant_kind=tenant.kind,
+        account_id=str(claims.get("sub") or ""),
+        display_name=str(user.get("displayName") or ""),
+        permissions=tuple(vouched.get("permissions") or ()) if tenant.kind == "embedded" else (),
+        project_key=args.get("projectKey") or None,
+        project_id=args.get("projectId") or None,
+        issue_key=args.get("issueKey") or None,
+        issue_summary=issue.get("summary"),
+        issue_type=issue.get("type"),
+    )
+    if tenant.kind == "connect" and ctx.issue_key:
+        from .rest import issue_details
+
+        summary, issue_type = issue_details(tenant, ctx.issue_key)
+        ctx = Context(**{**asdict(ctx), "issue_summary": summary, "issue_type": issue_type})
+    return ctx
+
+
+def _authenticate() -> Context:
+    token = request.args.get("jwt")
+    if token is not None:
+        if request.method != "GET":
+            raise JWTRejected("a Jira token is accepted only when a page is opened")
+        base_path = urlsplit(current_app.config["GITINT_BASE_URL"]).path
+        query = list(request.args.items(multi=True))
+        tenant, claims = verify_entry(token, request.method, request.path, query, base_path)
+        ctx = context_from_entry(tenant, claims)
+        if not ctx.account_id:
+            raise JWTRejected("no user in token")
+        return Context(**{**asdict(ctx), "token": mint_context_token(ctx)})
+    header = request.headers.get(CONTEXT_HEADER)
+    if not header:
+        raise JWTRejected("missing context; open this page from Jira")
+    ctx = read_context_token(header)
+    for param, bound in (("issueKey", ctx.issue_key), ("projectKey", ctx.project_key)):
+        sent = request.values.get(param)
+        if sent and sent != bound:
+            raise JWTRejected("context was issued for another issue")
+    tenant = ctx.tenant
+    if tenant is None or not tenant.installed:
+        raise JWTRejected("unknown or uninstalled tenant")
+    return ctx
+
+
+def has_permission(ctx: Context, permission: str) -> bool:
+    """Embedded tenants: the vouched claim. Connect tenants: Jira REST (positive answers cached)."""
+    if ctx.tenant_kind == "embedded":
+        return permission in ctx.permissions
+    from .rest import has_permission as jira_has_permission
+
+    return jira_has_permission(ctx.tenant, ctx.account_id, ctx.project_id, permission)
+
+
+def requires(permission: str):
+    """Decorator: authenticate the request and check ``permission`` on every call."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if request.method not in STATE_CHANGING | {"GET"}:
+                abort(405)
+            try:
+                g.ctx = _authenticate()
+            except JWTRejected as reason:
+                return render_template("errors/401.html", reason=str(reason)), 401
+            if not has_permission(g.ctx, permission):
+                name = PERMISSION_NAMES.get(permission, permission)
+                return render_template("errors/403.html", permission=name), 403
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def frame_ancestors() -> str:
+    ctx = g.get("ctx")
+    tenant = ctx.tenant if ctx else None
+    if tenant is None:
+        return "'none'"
+    origins = {
+        f"{p.scheme}://{p.netloc}"
+        for p in (urlsplit(u) for u in (tenant.base_url, tenant.display_url) if u)
+    }
+    return " ".join(sorted(origins))
+
+
+def security_headers(response):
+    """CSP framed only by the tenant's Jira, no inline script, no referrer, no caching."""
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
+        f"frame-ancestors {frame_ancestors()}"
+    )
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if g.get("ctx") is not None:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app) -> None:
+    app.after_request(security_headers)

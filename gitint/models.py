@@ -1,0 +1,229 @@
+"""The data model. Every row below a tenant carries tenant_id, and queries filter on it."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+PROVIDER_KINDS = (
+    "github",
+    "github_enterprise",
+    "gitlab",
+    "gitlab_self_managed",
+    "azure_devops",
+    "vsts",
+    "tfs",
+    "codecommit",
+)
+CREDENTIAL_STATUSES = ("valid", "expired", "revoked", "insufficient")
+DEFAULT_TEMPLATE = "${issuekey}-${summary}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Tenant(db.Model):
+    """A Jira site: Connect (installed by lifecycle callback) or embedded (added by the CLI)."""
+
+    __tablename__ = "tenants"
+    __table_args__ = (CheckConstraint(_in("kind", ("connect", "embedded")), name="kind"),)
+    SECRET_FIELD = "shared_secret_ct"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    issuer: Mapped[str] = mapped_column(String(255), unique=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    base_url: Mapped[str] = mapped_column(String(500))
+    display_url: Mapped[str | None] = mapped_column(String(500))
+    shared_secret_ct: Mapped[str] = mapped_column(Text)
+    installed: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    def secret_aad(self) -> str:
+        return f"tenant-secret|issuer={self.issuer}"
+
+
+class Integration(db.Model):
+    """A connection to one git host, with the integration account's credential and settings."""
+
+    __tablename__ = "integrations"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        UniqueConstraint("id", "tenant_id"),  # target of the composite keys below
+        CheckConstraint(_in("kind", PROVIDER_KINDS), name="kind"),
+        CheckConstraint("max_length BETWEEN 10 AND 200", name="max_length"),
+    )
+    SECRET_FIELD = "credential_ct"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(120))
+    base_url: Mapped[str | None] = mapped_column(String(500))
+    organization: Mapped[str | None] = mapped_column(String(255))  # Azure org or TFS collection
+    region: Mapped[str | None] = mapped_column(String(32))
+    server_version: Mapped[str | None] = mapped_column(String(16))
+    # feature settings
+    require_user_pat: Mapped[bool] = mapped_column(Boolean, default=False)
+    allow_branch: Mapped[bool] = mapped_column(Boolean, default=True)
+    allow_pull_request: Mapped[bool] = mapped_column(Boolean, default=True)
+    branch_template: Mapped[str] = mapped_column(String(200), default=DEFAULT_TEMPLATE)
+    separator: Mapped[str] = mapped_column(String(1), default="-")
+    max_length: Mapped[int] = mapped_column(Integer, default=100)
+    type_prefixes: Mapped[dict] = mapped_column(JSON, default=dict)
+    # the integration account's credential (write-only; shown as last 4 + login)
+    credential_ct: Mapped[str | None] = mapped_column(Text)
+    credential_last4: Mapped[str | None] = mapped_column(String(4))
+    credential_login: Mapped[str | None] = mapped_column(String(255))
+    credential_scopes: Mapped[str | None] = mapped_column(String(500))
+    credential_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    credential_status: Mapped[str | None] = mapped_column(String(16))
+    credential_checked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # repository sync progress
+    sync_state: Mapped[str] = mapped_column(String(16), default="never")
+    sync_done: Mapped[int] = mapped_column(Integer, default=0)
+    sync_error: Mapped[str | None] = mapped_column(Text)
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    tenant: Mapped[Tenant] = relationship()
+
+    def secret_aad(self) -> str:
+        return f"integration|tenant={self.tenant_id}|integration={self.id}"
+
+
+class Repository(db.Model):
+    """A repository the integration account can see, copied by the sync (dialogs read these)."""
+
+    __tablename__ = "repositories"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "host_id"),
+        ForeignKeyConstraint(
+            ["integration_id", "tenant_id"],
+            ["integrations.id", "integrations.tenant_id"],
+            ondelete="CASCADE",
+        ),
+        Index("ix_repositories_tenant_search", "tenant_id", "search_name"),
+        Index("ix_repositories_integration_search", "integration_id", "search_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(Integer)
+    integration_id: Mapped[int] = mapped_column(Integer)
+    host_id: Mapped[str] = mapped_column(String(255))
+    full_name: Mapped[str] = mapped_column(String(500))
+    search_name: Mapped[str] = mapped_column(String(500))  # lower-cased full_name
+    project: Mapped[str | None] = mapped_column(String(255))  # Azure project
+    default_branch: Mapped[str | None] = mapped_column(String(255))
+    web_url: Mapped[str | None] = mapped_column(String(1000))
+    synced_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    integration: Mapped[Integration] = relationship()
+
+
+class Credential(db.Model):
+    """A Jira user's own credential (PAT or IAM key) for one integration."""
+
+    __tablename__ = "credentials"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "account_id", "integration_id"),
+        ForeignKeyConstraint(
+            ["integration_id", "tenant_id"],
+            ["integrations.id", "integrations.tenant_id"],
+            ondelete="CASCADE",
+        ),
+        CheckConstraint(_in("kind", ("pat", "iam_key")), name="kind"),
+        CheckConstraint(_in("status", CREDENTIAL_STATUSES), name="status"),
+    )
+    SECRET_FIELD = "ciphertext"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(Integer, index=True)
+    account_id: Mapped[str] = mapped_column(String(128))
+    integration_id: Mapped[int] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(8), default="pat")
+    ciphertext: Mapped[str] = mapped_column(Text)
+    last4: Mapped[str] = mapped_column(String(4))
+    login: Mapped[str | None] = mapped_column(String(255))
+    scopes: Mapped[str | None] = mapped_column(String(500))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16), default="valid")
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    integration: Mapped[Integration] = relationship()
+
+    def secret_aad(self) -> str:
+        return (
+            f"{self.kind}|tenant={self.tenant_id}|user={self.account_id}"
+            f"|integration={self.integration_id}"
+        )
+
+
+class AuditEvent(db.Model):
+    """One create attempt (or admin change): who, where, acting as whom, and how it ended."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_tenant_time", "tenant_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    account_id: Mapped[str] = mapped_column(String(128))
+    integration_id: Mapped[int | None] = mapped_column(Integer)  # kept after deletion
+    integration_name: Mapped[str] = mapped_column(String(120), default="")
+    repository: Mapped[str | None] = mapped_column(String(500))
+    action: Mapped[str] = mapped_column(String(32))
+    acting: Mapped[str | None] = mapped_column(String(16))  # user_pat | integration
+    acting_login: Mapped[str | None] = mapped_column(String(255))
+    result: Mapped[str] = mapped_column(String(16))  # success | error
+    detail: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(1000))
+
+
+class Attempt(db.Model):
+    """A rate-limited attempt (e.g. a token validation), counted across workers."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (Index("ix_attempts_bucket_time", "bucket", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Idempotency(db.Model):
+    """The outcome of a create, kept briefly so a double submit or retry returns it again."""
+
+    __tablename__ = "idempotency"
+    __table_args__ = (UniqueConstraint("tenant_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done
+    result: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+SECRET_MODELS = (Tenant, Integration, Credential)

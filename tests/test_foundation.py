@@ -1,0 +1,67 @@
+"""Health check, migrations on an empty database, and the rotate-keys command."""
+
+import os
+
+from flask_migrate import upgrade
+from sqlalchemy import inspect, text
+
+from gitint.crypto import KeyRing, load_keyring, unseal
+from gitint.extensions import db
+from tests.conftest import _reset_schema
+
+
+def test_healthz_checks_the_database(client):
+    """Does /healthz answer ok when the database answers?"""
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_reports_a_broken_database(app, client, monkeypatch):
+    """Does /healthz answer 503 when the database fails?"""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr(db.session, "execute", broken)
+    assert client.get("/healthz").status_code == 503
+
+
+def test_migrations_upgrade_an_empty_database(app):
+    """Does `flask db upgrade` create every table on an empty database (this run's engine)?"""
+    _reset_schema()
+    assert "tenants" not in inspect(db.engine).get_table_names()
+    upgrade()
+    tables = set(inspect(db.engine).get_table_names())
+    assert set(db.metadata.tables) <= tables
+    with db.engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def test_rotate_keys_command(app, runner, make_tenant, make_integration, make_credential):
+    """Does `gitint rotate-keys` re-encrypt under the newest key and no-op when re-run?"""
+    credential = make_credential(make_integration(make_tenant()), "alice", secret="ghp_alice1")
+    old = app.extensions["gitint.keyring"]
+    app.extensions["gitint.keyring"] = KeyRing([("t9", os.urandom(32)), *old.keys.items()])
+    result = runner.invoke(args=["gitint", "rotate-keys"])
+    assert result.exit_code == 0, result.output
+    assert "Re-encrypted 3 secrets under key t9" in result.output
+    db.session.expire_all()
+    assert credential.ciphertext.startswith("t9:") and unseal(credential) == "ghp_alice1"
+    again = runner.invoke(args=["gitint", "rotate-keys"])
+    assert "Re-encrypted 0 secrets" in again.output
+
+
+def test_rotate_keys_new_key_in_instance_file(app, runner, make_tenant, tmp_path):
+    """With the instance key file, does --new-key add a key and re-encrypt under it?"""
+    app.config["GITINT_SECRET_KEYS"] = ""
+    app.instance_path = str(tmp_path)
+    app.extensions["gitint.keyring"] = load_keyring("", str(tmp_path))  # creates k1
+    tenant = make_tenant()
+    assert tenant.shared_secret_ct.startswith("k1:")
+    result = runner.invoke(args=["gitint", "rotate-keys", "--new-key"])
+    assert result.exit_code == 0, result.output
+    assert "under key k2" in result.output
+    assert (tmp_path / "secret-keys").read_text().startswith("k2:")
+    db.session.expire_all()
+    assert tenant.shared_secret_ct.startswith("k2:")
