@@ -12,12 +12,20 @@
   });
   document.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr ? event.detail.xhr.status : 0;
-    if (status >= 500 || status === 0) {
-      var flash = document.getElementById("flash");
-      if (flash) {
-        flash.textContent = "Something went wrong on our side. Your input is kept; please try again.";
-        flash.className = "notice error";
-      }
+    var message = "Something went wrong on our side. Your input is kept; please try again.";
+    if (status === 401) {
+      message = "Your Jira session has expired. Close this window and open it again from Jira.";
+    } else if (status === 403) {
+      message = "You do not have permission to do this.";
+    } else if (status === 404) {
+      message = "That item no longer exists. Reload the page.";
+    } else if (status === 429) {
+      message = "Too many attempts. Wait a few minutes and try again.";
+    }
+    var flash = document.getElementById("flash");
+    if (flash) {
+      flash.textContent = message;
+      flash.className = "notice error";
     }
   });
   document.addEventListener("htmx:sendError", function () {
