@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-
 # ---------------------------------------------------------------- results
 
 
