@@ -245,20 +245,31 @@ class Transport:
         GitHub's rate limit)."""
         if not cached:
             response = self.request("GET", path, params=params)
-            return response.json(), dict(response.headers)
+            return parse_json(response), dict(response.headers)
         key = (self.fingerprint, self.url(path), tuple(sorted((params or {}).items())))
         hit = etags.get(key)
         headers = {"If-None-Match": hit[0]} if hit else None
         response = self.request("GET", path, params=params, headers=headers)
         if response.status_code == 304 and hit:
             return hit[1], hit[2]
-        body, kept = response.json(), dict(response.headers)
+        body, kept = parse_json(response), dict(response.headers)
         if response.headers.get("ETag"):
             etags.put(key, response.headers["ETag"], (body, kept))
         return body, kept
 
     def get_json(self, path: str, params=None, *, cached: bool = False):
         return self.get_page(path, params, cached=cached)[0]
+
+
+def parse_json(response: requests.Response):
+    """The JSON body, or a ProviderError when the host answered something else (e.g. HTML)."""
+    try:
+        return response.json()
+    except ValueError:
+        raise ProviderError(
+            "The git host answered with something that is not its API; check the base URL.",
+            status=response.status_code,
+        ) from None
 
 
 def next_link(headers: dict) -> str | None:
