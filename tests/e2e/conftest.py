@@ -1,0 +1,130 @@
+"""Browser tests: the real app served on 127.0.0.1, the fake git host beside it, and Debian's
+Chromium driven by Playwright through the dev host page and its iframes.
+
+They skip, saying why, when Chromium or Playwright is missing — unless GITINT_REQUIRE_BROWSER
+is set (CI sets it), where a missing browser is a failure.
+"""
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from gitint import create_app
+from gitint.crypto import seal
+from gitint.extensions import db
+from gitint.fakehost import FakeGitHost, demo_state
+from tests.conftest import TEST_KEY
+
+CHROMIUM = os.environ.get("GITINT_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if Path(str(item.fspath)).parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.browser)
+
+
+def _browser_missing() -> str | None:
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        return f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -e '.[dev]')"
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    reason = _browser_missing()
+    if reason:
+        if os.environ.get("GITINT_REQUIRE_BROWSER"):
+            pytest.fail(f"browser tests are required here but {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def githost():
+    with FakeGitHost(demo_state()) as host:
+        yield host
+
+
+@pytest.fixture
+def live(tmp_path, githost):
+    """The app on a free port with GITINT_DEV on, a dev tenant, and a database of its own."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'e2e.sqlite'}",
+            "GITINT_SECRET_KEYS": TEST_KEY,
+            "GITINT_DEV": True,
+            "GITINT_ALLOW_PRIVATE_HOSTS": True,
+        }
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    base_url = f"http://127.0.0.1:{server.server_port}"
+    app.config["GITINT_BASE_URL"] = base_url
+    with app.app_context():
+        db.create_all()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    live = Live(app, base_url, githost)
+    yield live
+    server.shutdown()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+class Live:
+    """The running app plus helpers to put data in its database."""
+
+    def __init__(self, app, base_url, githost):
+        self.app, self.base_url, self.githost = app, base_url, githost
+
+    def add(self, *rows):
+        with self.app.app_context():
+            for row in rows:
+                db.session.add(row)
+                db.session.flush()
+                if getattr(row, "_plain_secret", None):
+                    seal(row, row._plain_secret)
+            db.session.commit()
+            return [row.id for row in rows]
+
+
+def screenshot(page, name: str) -> None:
+    """Save a screenshot under tests/e2e/screenshots/ (a CI artifact, git-ignored)."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
