@@ -1,7 +1,5 @@
 """gitint: create git branches and pull requests from Jira issues."""
 
-import logging
-
 from flask import Flask
 
 from . import config
@@ -35,10 +33,9 @@ def init_instance(app: Flask) -> None:
 
 
 def init_logging(app: Flask) -> None:
-    from .logs import RedactingFilter
+    from .logs import install
 
-    for handler in logging.getLogger().handlers + app.logger.handlers:
-        handler.addFilter(RedactingFilter())
+    install()
 
 
 def init_database(app: Flask) -> None:
@@ -63,9 +60,15 @@ def init_security(app: Flask) -> None:
 
 
 def init_views(app: Flask) -> None:
-    from .views import health
+    from .views import admin, devhost, dialogs, health, lifecycle, pats
 
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(dialogs.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(lifecycle.bp)
+    app.register_blueprint(pats.bp)
+    if app.config["GITINT_DEV"]:  # the development Jira host exists only in dev
+        app.register_blueprint(devhost.bp)
 
 
 def init_cli(app: Flask) -> None:

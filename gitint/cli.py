@@ -38,3 +38,331 @@ def rotate_keys(new_key: bool):
     click.echo(
         f"Re-encrypted {changed} secrets under key {primary}; {current} were already under it."
     )
+
+
+# ---------------------------------------------------------------- Jira side: tenants and the demo
+
+MIN_SHARED_SECRET = 32
+
+
+def _stdin_secret(prompt: str) -> str:
+    """A secret from stdin (piped), or typed without echo at a terminal; never an argument."""
+    import sys
+
+    if sys.stdin.isatty():
+        return click.prompt(prompt, hide_input=True).strip()
+    return sys.stdin.read().strip()
+
+
+@gitint.group("tenant")
+def tenant_group():
+    """Embedded Jira hosts (Data Center/Server, or any host that signs the same JWT)."""
+
+
+@tenant_group.command("add")
+@click.option("--issuer", required=True, help="The `iss` the host puts in its tokens.")
+@click.option("--base-url", required=True, help="The host's Jira URL (it may frame the app).")
+@click.option("--name", default=None, help="A name for people (default: the issuer).")
+@click.option("--display-url", default=None, help="Another URL users open Jira at, if any.")
+@with_appcontext
+def tenant_add(issuer: str, base_url: str, name: str | None, display_url: str | None):
+    """Create or update an embedded tenant; the shared secret is read from stdin."""
+    from urllib.parse import urlsplit
+
+    from sqlalchemy import select
+
+    from .crypto import seal
+    from .models import Tenant
+
+    issuer = issuer.strip()
+    if not issuer or len(issuer) > 255:
+        raise click.UsageError("--issuer must be 1 to 255 characters.")
+    for option, url in (("--base-url", base_url), ("--display-url", display_url)):
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise click.UsageError(
+                    f"{option} must be an http(s) URL, e.g. https://jira.example.com"
+                )
+    secret = _stdin_secret("Shared secret")
+    if len(secret) < MIN_SHARED_SECRET:
+        raise click.UsageError(
+            f"The shared secret (stdin) must be at least {MIN_SHARED_SECRET} characters; "
+            "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    tenant = db.session.scalar(select(Tenant).where(Tenant.issuer == issuer))
+    created = tenant is None
+    if created:
+        tenant = Tenant(kind="embedded", issuer=issuer)
+        db.session.add(tenant)
+    elif tenant.kind != "embedded":
+        raise click.UsageError(
+            f"{issuer!r} is a Jira Cloud (Connect) tenant; it cannot be changed here."
+        )
+    tenant.base_url = base_url.rstrip("/")
+    tenant.display_url = display_url.rstrip("/") if display_url else None
+    tenant.name = name or tenant.name or issuer
+    tenant.installed = True
+    seal(tenant, secret)
+    db.session.commit()
+    click.echo(
+        f"{'Created' if created else 'Updated'} embedded tenant {issuer} ({tenant.base_url})."
+    )
+
+
+@gitint.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+@with_appcontext
+def demo(host: str, port: int):
+    """Set up the development Jira host (database, dev tenant) and serve the app like `flask run`.
+
+    Safe to run again: migrations and the dev tenant are idempotent.
+    """
+    import os
+
+    from flask_migrate import upgrade
+    from werkzeug import serving
+
+    from . import create_app
+    from .views.devhost import USERS, ensure_dev_tenant
+
+    os.environ["GITINT_DEV"] = "1"
+    os.environ["GITINT_ALLOW_PRIVATE_HOSTS"] = "1"
+    public_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    base_url = (os.environ.get("GITINT_BASE_URL") or f"http://{public_host}:{port}").rstrip("/")
+    settings = {**current_app.config, "GITINT_BASE_URL": base_url}
+    settings.update(GITINT_DEV=True, GITINT_ALLOW_PRIVATE_HOSTS=True)
+    app = create_app(settings)  # a fresh app: the dev host is registered only at creation
+    with app.app_context():
+        upgrade()
+        ensure_dev_tenant(base_url)
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    click.echo(f"gitint demo is ready. Open {base_url}/dev/jira")
+    click.echo("Switch users at the top of that page: " + ", ".join(USERS) + ".")
+    serving.run_simple(host, port, app, threaded=True)
+
+
+@gitint.command("check-pats")
+@click.option("--tenant", "issuer", help="Only this tenant's credentials (its issuer).")
+@click.option("--integration", "integration_id", type=int, help="Only this integration's.")
+@click.option(
+    "--pause",
+    type=float,
+    default=1.0,
+    show_default=True,
+    envvar="GITINT_CHECK_PATS_PAUSE",
+    help="Seconds between two calls to the same host (keeps within its rate limits).",
+)
+@with_appcontext
+def check_pats(issuer: str | None, integration_id: int | None, pause: float):
+    """Re-validate users' stored tokens with their hosts; update status, expiry and check time."""
+    import time
+    from collections import Counter
+
+    from sqlalchemy import select
+
+    from .credentials import host_key, revalidate
+    from .models import Credential, Integration, Tenant
+
+    query = select(Credential.id).join(Credential.integration).order_by(Credential.id)
+    if issuer:
+        query = query.join(Tenant, Tenant.id == Credential.tenant_id).where(Tenant.issuer == issuer)
+    if integration_id is not None:
+        query = query.where(Integration.id == integration_id)
+    last_call: dict[str, float] = {}
+    outcomes: Counter = Counter()
+    for credential_id in db.session.scalars(query).all():
+        credential = db.session.get(Credential, credential_id)
+        integration = credential.integration
+        key = host_key(integration)
+        if key in last_call:
+            time.sleep(max(0.0, pause - (time.monotonic() - last_call[key])))
+        outcome = revalidate(credential)
+        last_call[key] = time.monotonic()
+        outcomes[outcome.split(":")[0]] += 1
+        click.echo(
+            f"{integration.name} (#{integration.id}) user {credential.account_id}: {outcome}"
+        )
+    summary = ", ".join(f"{n} {state}" for state, n in sorted(outcomes.items())) or "none stored"
+    click.echo(f"Checked {sum(outcomes.values())} credentials: {summary}.")
+
+
+# ---------------------------------------------------------------- admin: integrations, sync, audit
+
+from .models import PROVIDER_KINDS  # noqa: E402
+
+
+def _cli_audit(tenant_id: int, action: str, integration, **fields) -> None:
+    """An audit event for a command-line action (the actor is "cli"); the caller commits."""
+    from .models import AuditEvent
+
+    db.session.add(
+        AuditEvent(
+            tenant_id=tenant_id,
+            account_id="cli",
+            integration_id=integration.id,
+            integration_name=integration.name,
+            action=action,
+            result="success",
+            **fields,
+        )
+    )
+
+
+@gitint.group("integration")
+def integration_group():
+    """Integrations: connections to git hosts."""
+
+
+@integration_group.command("add")
+@click.option("--tenant", "issuer", required=True, help="The tenant's issuer (Jira client key).")
+@click.option("--kind", required=True, type=click.Choice(PROVIDER_KINDS))
+@click.option("--name", required=True, help="How users see the integration.")
+@click.option("--base-url", help="Self-hosted: as in the browser, e.g. https://ghe.example.com.")
+@click.option("--organization", help="Azure DevOps / VSTS organization.")
+@click.option("--region", help="CodeCommit: the AWS region, e.g. eu-west-1.")
+@click.option("--server-version", help="TFS / Azure DevOps Server: 2013 … 2022.")
+@click.option("--require-user-pat", is_flag=True, help="Users must add their own token.")
+@with_appcontext
+def integration_add(
+    issuer, kind, name, base_url, organization, region, server_version, require_user_pat
+):
+    """Add an integration. Its credential is read from stdin: a token, or ACCESS_KEY_ID:SECRET
+    for CodeCommit. It is checked with the host first; the new integration's id is printed."""
+    from sqlalchemy import select
+
+    from .models import Integration, Tenant
+    from .providers.base import ProviderError
+    from .settings import KIND_FIELDS, SERVER_VERSIONS, check_credential, store_credential
+
+    tenant = db.session.scalar(select(Tenant).where(Tenant.issuer == issuer))
+    if tenant is None:
+        raise click.UsageError(f"No tenant has the issuer {issuer!r}.")
+    given = {
+        "base_url": base_url.rstrip("/") if base_url else None,
+        "organization": organization,
+        "region": region,
+        "server_version": server_version,
+    }
+    values = {field: given[field] for field in KIND_FIELDS[kind]}
+    for field, value in values.items():
+        if not value:
+            raise click.UsageError(f"--{field.replace('_', '-')} is required for {kind}.")
+    if server_version and server_version not in SERVER_VERSIONS:
+        raise click.UsageError(f"--server-version must be one of {', '.join(SERVER_VERSIONS)}.")
+    name = name.strip()
+    if not name or len(name) > 120:
+        raise click.UsageError("--name must be 1 to 120 characters.")
+    taken = select(Integration).where(Integration.tenant_id == tenant.id, Integration.name == name)
+    if db.session.scalar(taken) is not None:
+        raise click.UsageError(f"{tenant.issuer} already has an integration named {name!r}.")
+    secret = _stdin_secret("Credential (token, or ACCESS_KEY_ID:SECRET)")
+    if not secret:
+        raise click.UsageError("Give the credential on stdin.")
+    integration = Integration(
+        tenant_id=tenant.id, kind=kind, name=name, require_user_pat=require_user_pat, **values
+    )
+    try:
+        identity = check_credential(integration, secret)
+    except ProviderError as error:
+        raise click.ClickException(f"The credential was not saved: {error}") from None
+    db.session.add(integration)
+    db.session.flush()
+    store_credential(integration, secret, identity)
+    _cli_audit(
+        tenant.id,
+        "integration.add",
+        integration,
+        acting="integration",
+        acting_login=identity.login,
+    )
+    db.session.commit()
+    scopes = (
+        "scopes unknown" if identity.scopes is None else "scopes: " + ", ".join(identity.scopes)
+    )
+    click.echo(f"Added {name} as @{identity.login} ({scopes}).", err=True)
+    click.echo(integration.id)
+
+
+@gitint.command("sync-repos")
+@click.option("--integration", "integration_id", type=int, help="Only this integration.")
+@click.option("--force", is_flag=True, help="Take over a sync that looks like it is running.")
+@with_appcontext
+def sync_repos(integration_id: int | None, force: bool):
+    """List the repositories each integration account can see into the database."""
+    from sqlalchemy import select
+
+    from . import sync
+    from .models import Integration
+
+    query = select(Integration.id, Integration.name).order_by(Integration.id)
+    if integration_id is not None:
+        query = query.where(Integration.id == integration_id)
+    targets = db.session.execute(query).all()
+    if integration_id is not None and not targets:
+        raise click.UsageError(f"No integration has the id {integration_id}.")
+    failed = 0
+    for iid, name in targets:
+        stamp = sync.claim(iid, force=force)
+        if stamp is None:
+            click.echo(f"{name} (#{iid}): a sync is already running; --force takes it over.")
+            failed += 1
+            continue
+        estimate = sync.repository_count(iid)
+
+        def progress(done: int, name=name, estimate=estimate) -> None:
+            of = f" of ~{estimate:,} ({min(100, done * 100 // estimate)}%)" if estimate else ""
+            click.echo(f"\r{name}: {done:,}{of} repositories", nl=False)
+
+        outcome = sync.run(iid, stamp, on_progress=progress)
+        click.echo("")
+        if outcome.state == "done":
+            done, removed = f"{outcome.done:,}", f"{outcome.removed:,}"
+            click.echo(f"{name} (#{iid}): {done} repositories synced, {removed} removed.")
+        else:
+            failed += 1
+            click.echo(f"{name} (#{iid}): sync {outcome.state}: {outcome.error or ''}".rstrip())
+    if failed:
+        raise SystemExit(1)
+
+
+@gitint.command("audit")
+@click.option("--tenant", "issuer", help="Only this tenant's events (its issuer).")
+@click.option("--limit", type=int, help="Only the newest N events.")
+@with_appcontext
+def audit_log(issuer: str | None, limit: int | None):
+    """Print the audit log, oldest first, one tab-separated event per line."""
+    from sqlalchemy import select
+
+    from .models import AuditEvent, Tenant
+
+    query = select(AuditEvent, Tenant.issuer).join(Tenant, Tenant.id == AuditEvent.tenant_id)
+    if issuer:
+        query = query.where(Tenant.issuer == issuer)
+    if limit:  # the newest N, printed oldest first
+        newest = query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(limit)
+        rows = reversed(db.session.execute(newest).all())
+    else:  # streamed: the log may be long
+        oldest_first = query.order_by(AuditEvent.created_at, AuditEvent.id)
+        rows = db.session.execute(oldest_first.execution_options(yield_per=1000))
+    acting = {"user_pat": "user PAT", "integration": "integration account"}
+    for event, tenant_issuer in rows:
+        who = acting.get(event.acting or "", "-")
+        if event.acting_login:
+            who += f" @{event.acting_login}"
+        fields = (
+            event.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            tenant_issuer,
+            event.account_id,
+            event.integration_name or "-",
+            event.repository or "-",
+            event.action,
+            who,
+            event.result,
+            (event.detail or "").replace("\t", " ").replace("\n", " "),
+            event.link or "",
+        )
+        click.echo("\t".join(fields).rstrip())

@@ -29,3 +29,19 @@ class RedactingFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+def install() -> None:
+    """Redact every log record of the process as it is created, whichever logger or handler
+    (werkzeug's request lines with ``?jwt=``, gunicorn's, ours, libraries')."""
+    current = logging.getLogRecordFactory()
+    if getattr(current, "gitint_redacting", False):
+        return
+
+    def make_record(*args, **kwargs):
+        record = current(*args, **kwargs)
+        RedactingFilter().filter(record)
+        return record
+
+    make_record.gitint_redacting = True
+    logging.setLogRecordFactory(make_record)

@@ -65,3 +65,16 @@ def test_rotate_keys_new_key_in_instance_file(app, runner, make_tenant, tmp_path
     assert (tmp_path / "secret-keys").read_text().startswith("k2:")
     db.session.expire_all()
     assert tenant.shared_secret_ct.startswith("k2:")
+
+
+def test_log_records_are_redacted_whatever_the_logger(app, caplog):
+    """Is a token in any logger's message (werkzeug request line, library) redacted?"""
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("werkzeug").info(
+            '"GET /dialogs/create-branch?issueKey=DEV-1&jwt=eyJhbGciOi.abc.def HTTP/1.1"'
+        )
+        logging.getLogger("urllib3").info("Authorization: Bearer ghp_canary1234567890abcdef")
+    assert "eyJhbGciOi" not in caplog.text and "ghp_canary" not in caplog.text
+    assert "[REDACTED]" in caplog.text

@@ -17,7 +17,9 @@ from flask import abort, current_app, g, render_template, request
 from ..crypto import keyring
 from ..extensions import db
 from ..models import Tenant
-from .jwt import JWTRejected, verify_entry
+from . import rest
+from .jwt import JWTRejected, unverified, verify_entry
+from .rest import JiraUnavailable
 
 CONTEXT_HEADER = "X-Gitint-Context"
 CONTEXT_TTL = 15 * 60
@@ -88,13 +90,16 @@ def context_from_entry(tenant: Tenant, claims: dict) -> Context:
     vouched = claims.get("context") if isinstance(claims.get("context"), dict) else {}
     user = vouched.get("user") if isinstance(vouched.get("user"), dict) else {}
     issue = vouched.get("issue") if isinstance(vouched.get("issue"), dict) else {}
+    vouched_permissions = vouched.get("permissions")
+    if tenant.kind != "embedded" or not isinstance(vouched_permissions, list):
+        vouched_permissions = []  # Connect tenants: Jira REST is asked on every request
     args = request.args
     ctx = Context(
         tenant_id=tenant.id,
         tenant_kind=tenant.kind,
         account_id=str(claims.get("sub") or ""),
         display_name=str(user.get("displayName") or ""),
-        permissions=tuple(vouched.get("permissions") or ()) if tenant.kind == "embedded" else (),
+        permissions=tuple(p for p in vouched_permissions if isinstance(p, str)),
         project_key=args.get("projectKey") or None,
         project_id=args.get("projectId") or None,
         issue_key=args.get("issueKey") or None,
@@ -102,14 +107,13 @@ def context_from_entry(tenant: Tenant, claims: dict) -> Context:
         issue_type=issue.get("type"),
     )
     if tenant.kind == "connect" and ctx.issue_key:
-        from .rest import issue_details
-
-        summary, issue_type = issue_details(tenant, ctx.issue_key)
+        summary, issue_type = rest.issue_details(tenant, ctx.issue_key)
         ctx = Context(**{**asdict(ctx), "issue_summary": summary, "issue_type": issue_type})
     return ctx
 
 
 def _authenticate() -> Context:
+    """The verified caller of this request, from ``?jwt=`` (GET entry) or the context header."""
     token = request.args.get("jwt")
     if token is not None:
         if request.method != "GET":
@@ -117,6 +121,7 @@ def _authenticate() -> Context:
         base_path = urlsplit(current_app.config["GITINT_BASE_URL"]).path
         query = list(request.args.items(multi=True))
         tenant, claims = verify_entry(token, request.method, request.path, query, base_path)
+        g.frame_tenant_id = tenant.id  # its Jira may frame whatever page follows, errors included
         ctx = context_from_entry(tenant, claims)
         if not ctx.account_id:
             raise JWTRejected("no user in token")
@@ -124,24 +129,36 @@ def _authenticate() -> Context:
     header = request.headers.get(CONTEXT_HEADER)
     if not header:
         raise JWTRejected("missing context; open this page from Jira")
-    ctx = read_context_token(header)
-    for param, bound in (("issueKey", ctx.issue_key), ("projectKey", ctx.project_key)):
+    try:
+        ctx = read_context_token(header)
+    except JWTRejected as rejected:
+        rejected.tenant_id = _unverified_tenant_id(header)
+        raise
+    bound = {"issueKey": ctx.issue_key, "projectKey": ctx.project_key, "projectId": ctx.project_id}
+    for param, value in bound.items():
         sent = request.values.get(param)
-        if sent and sent != bound:
-            raise JWTRejected("context was issued for another issue")
+        if sent and sent != value:
+            raise JWTRejected("context was issued for another issue", ctx.tenant_id)
     tenant = ctx.tenant
     if tenant is None or not tenant.installed:
         raise JWTRejected("unknown or uninstalled tenant")
     return ctx
 
 
+def _unverified_tenant_id(token: str) -> int | None:
+    """The tenant a rejected context token names (only to let its Jira frame the 401 page)."""
+    try:
+        tenant_id = unverified(token)[1].get("tenant_id")
+    except JWTRejected:
+        return None
+    return tenant_id if isinstance(tenant_id, int) else None
+
+
 def has_permission(ctx: Context, permission: str) -> bool:
     """Embedded tenants: the vouched claim. Connect tenants: Jira REST (positive answers cached)."""
     if ctx.tenant_kind == "embedded":
         return permission in ctx.permissions
-    from .rest import has_permission as jira_has_permission
-
-    return jira_has_permission(ctx.tenant, ctx.account_id, ctx.project_id, permission)
+    return rest.has_permission(ctx.tenant, ctx.account_id, ctx.project_id, permission)
 
 
 def requires(permission: str):
@@ -152,9 +169,11 @@ def requires(permission: str):
         def wrapped(*args, **kwargs):
             if request.method not in STATE_CHANGING | {"GET"}:
                 abort(405)
+            g.authenticating = True  # every answer from here on is private: no-store
             try:
                 g.ctx = _authenticate()
             except JWTRejected as reason:
+                g.frame_tenant_id = reason.tenant_id
                 return render_template("errors/401.html", reason=str(reason)), 401
             if not has_permission(g.ctx, permission):
                 name = PERMISSION_NAMES.get(permission, permission)
@@ -167,8 +186,10 @@ def requires(permission: str):
 
 
 def frame_ancestors() -> str:
+    """The origins of the tenant's Jira (base and display URL); nobody when there is no tenant."""
     ctx = g.get("ctx")
-    tenant = ctx.tenant if ctx else None
+    tenant_id = ctx.tenant_id if ctx else g.get("frame_tenant_id")
+    tenant = db.session.get(Tenant, tenant_id) if tenant_id else None
     if tenant is None:
         return "'none'"
     origins = {
@@ -187,10 +208,16 @@ def security_headers(response):
     )
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    if g.get("ctx") is not None:
+    if g.get("ctx") is not None or g.get("authenticating"):
         response.headers["Cache-Control"] = "no-store"
     return response
 
 
+def jira_unavailable(error: JiraUnavailable):
+    """Jira did not answer a call we needed: a clear page (or a 502 htmx shows a message for)."""
+    return render_template("errors/jira-unavailable.html", reason=str(error)), 502
+
+
 def init_app(app) -> None:
     app.after_request(security_headers)
+    app.register_error_handler(JiraUnavailable, jira_unavailable)

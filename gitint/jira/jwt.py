@@ -1,12 +1,16 @@
 """Atlassian Connect JWTs: the query string hash and verification of iframe entry tokens.
 
-Reference: https://developer.atlassian.com/cloud/jira/platform/understanding-jwt-for-connect-apps/
+References: https://developer.atlassian.com/cloud/jira/platform/understanding-jwt-for-connect-apps/
+and https://developer.atlassian.com/cloud/bitbucket/query-string-hash/ (canonical request).
 """
 
 import hashlib
+import json
+import time
 from urllib.parse import quote
 
 import jwt
+from jwt.algorithms import HMACAlgorithm
 from sqlalchemy import select
 
 from ..crypto import SecretError, unseal
@@ -14,10 +18,30 @@ from ..extensions import db
 from ..models import Tenant
 
 LEEWAY_SECONDS = 30
+CONTEXT_QSH = "context-qsh"
 
 
 class JWTRejected(Exception):
-    """The token is not acceptable; ``str()`` says why in a few words (never the token)."""
+    """The token is not acceptable; ``str()`` says why in a few words (never the token).
+
+    ``tenant_id`` is set when the issuer is a known tenant (its Jira may then frame the 401 page).
+    """
+
+    def __init__(self, reason: str, tenant_id: int | None = None):
+        super().__init__(reason)
+        self.tenant_id = tenant_id
+
+
+class _HS256(HMACAlgorithm):
+    """HS256 without PyJWT's short-key warning: Jira chooses Connect secrets, and
+    ``gitint tenant add`` refuses short ones for embedded hosts, so the warning only adds noise."""
+
+    def check_key_length(self, key) -> None:
+        return None
+
+
+_hs256 = jwt.PyJWS(algorithms=[])
+_hs256.register_algorithm("HS256", _HS256(HMACAlgorithm.SHA256))
 
 
 def _encode(value: str) -> str:
@@ -25,41 +49,91 @@ def _encode(value: str) -> str:
     return quote(value, safe="~")
 
 
+def relative_path(path: str, base_path: str = "") -> str:
+    """The canonical URI: ``path`` without the base URL's path, '/' first, no trailing '/'."""
+    base = base_path.rstrip("/")
+    if base and (path == base or path.startswith(base + "/")):
+        path = path[len(base) :]
+    path = "/" + path.strip("/")
+    return path.replace("&", "%26")
+
+
 def canonical_request(
     method: str, path: str, query: list[tuple[str, str]], base_path: str = ""
 ) -> str:
-    """METHOD&path&query, with the path relative to the app's base URL path and ``jwt`` dropped."""
-    if base_path and base_path != "/" and path.startswith(base_path.rstrip("/")):
-        path = path[len(base_path.rstrip("/")) :]
-    path = "/" + path.strip("/") if path.strip("/") else "/"
-    path = path.replace("&", "%26")
+    """METHOD&path&query, with the path relative to the app's base URL path and ``jwt`` dropped.
+
+    Parameters are sorted by encoded name; repeated values are sorted and joined with commas.
+    """
     grouped: dict[str, list[str]] = {}
     for key, value in query:
         if key != "jwt":
-            grouped.setdefault(key, []).append(value)
+            grouped.setdefault(_encode(key), []).append(value)
     params = "&".join(
-        f"{_encode(key)}={','.join(sorted(_encode(v) for v in values))}"
+        f"{key}={','.join(_encode(v) for v in sorted(values))}"
         for key, values in sorted(grouped.items())
     )
-    return f"{method.upper()}&{path}&{params}"
+    return f"{method.upper()}&{relative_path(path, base_path)}&{params}"
 
 
 def query_hash(method: str, path: str, query: list[tuple[str, str]], base_path: str = "") -> str:
+    """The ``qsh`` claim: SHA-256 hex of the canonical request."""
     return hashlib.sha256(canonical_request(method, path, query, base_path).encode()).hexdigest()
+
+
+def unverified(token: str) -> tuple[dict, dict]:
+    """Header and claims of a token without checking anything (to find the key to check it with)."""
+    try:
+        header = jwt.get_unverified_header(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise JWTRejected("malformed token") from None
+    return header, claims
+
+
+def check_times(claims: dict, leeway: int = LEEWAY_SECONDS, tenant_id: int | None = None) -> None:
+    """``exp`` and ``iat`` present and numeric, not expired, not issued in the future."""
+    now = time.time()
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not isinstance(exp, int | float) or not isinstance(iat, int | float):
+        raise JWTRejected("token has no valid exp/iat", tenant_id)
+    if exp < now - leeway:
+        raise JWTRejected("token expired", tenant_id)
+    if iat > now + leeway:
+        raise JWTRejected("token issued in the future", tenant_id)
+
+
+def verify_hs256(token: str, secret: str, tenant_id: int | None = None) -> dict:
+    """Check the HS256 signature (algorithm pinned) and return the claims."""
+    try:
+        decoded = _hs256.decode_complete(token, secret, algorithms=["HS256"])
+        claims = json.loads(decoded["payload"])
+    except (jwt.PyJWTError, ValueError):
+        raise JWTRejected("invalid signature", tenant_id) from None
+    if not isinstance(claims, dict):
+        raise JWTRejected("malformed token", tenant_id)
+    return claims
+
+
+def check_qsh(claims: dict, expected: str, tenant_id: int | None = None) -> None:
+    """The token must be bound to this exact request (no context-qsh on URL-bound entries)."""
+    qsh = claims.get("qsh")
+    if not isinstance(qsh, str) or not qsh:
+        raise JWTRejected("token has no qsh", tenant_id)
+    if qsh == CONTEXT_QSH:
+        raise JWTRejected("context-qsh is not accepted on this page", tenant_id)
+    if qsh != expected:
+        raise JWTRejected("token was issued for another URL", tenant_id)
 
 
 def verify_entry(
     token: str, method: str, path: str, query: list[tuple[str, str]], base_path: str = ""
 ) -> tuple[Tenant, dict]:
     """Verify a Jira-signed HS256 iframe token exactly (SPEC §4); return its tenant and claims."""
-    try:
-        header = jwt.get_unverified_header(token)
-        unverified = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        raise JWTRejected("malformed token") from None
+    header, claims = unverified(token)
     if header.get("alg") != "HS256":
         raise JWTRejected("algorithm not allowed")
-    issuer = unverified.get("iss")
+    issuer = claims.get("iss")
     if not isinstance(issuer, str) or not issuer:
         raise JWTRejected("no issuer")
     tenant = db.session.scalar(select(Tenant).where(Tenant.issuer == issuer))
@@ -68,26 +142,15 @@ def verify_entry(
     try:
         secret = unseal(tenant)
     except SecretError:
-        raise JWTRejected("tenant secret unavailable") from None
-    try:
-        claims = jwt.decode(
-            token,
-            secret,
-            algorithms=["HS256"],
-            leeway=LEEWAY_SECONDS,
-            options={"require": ["iss", "iat", "exp", "qsh"], "verify_aud": False},
-        )
-    except jwt.ExpiredSignatureError:
-        raise JWTRejected("token expired") from None
-    except jwt.PyJWTError:
-        raise JWTRejected("invalid token") from None
-    if claims["qsh"] == "context-qsh":
-        raise JWTRejected("context-qsh is not accepted on this page")
-    if claims["qsh"] != query_hash(method, path, query, base_path):
-        raise JWTRejected("token was issued for another URL")
+        raise JWTRejected("tenant secret unavailable", tenant.id) from None
+    claims = verify_hs256(token, secret, tenant.id)
+    if claims.get("iss") != issuer:
+        raise JWTRejected("unknown issuer", tenant.id)
+    check_times(claims, tenant_id=tenant.id)
+    check_qsh(claims, query_hash(method, path, query, base_path), tenant.id)
     return tenant, claims
 
 
 def sign(claims: dict, secret: str) -> str:
     """Sign an HS256 token (used when calling Jira as the app, and by the dev host)."""
-    return jwt.encode(claims, secret, algorithm="HS256")
+    return _hs256.encode(json.dumps(claims, separators=(",", ":")).encode(), secret, "HS256")

@@ -1,0 +1,164 @@
+"""Jira Cloud's REST API, called as the app (Connect tenants): permissions and issue details.
+
+Each call carries an app-signed HS256 JWT (``iss`` = app key, ``qsh`` of that exact request,
+3-minute expiry). References:
+https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-permissions/#api-rest-api-3-permissions-check-post
+https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-get
+"""
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import requests
+
+from ..crypto import SecretError, unseal
+from ..models import Tenant
+from .descriptor import APP_KEY
+from .jwt import query_hash, sign
+
+TIMEOUT = (3.05, 10)  # connect, read (seconds)
+TOKEN_TTL = 180
+PERMISSION_TTL = 60  # positive answers only; a revoked permission is honoured within a minute
+CACHE_SIZE = 10_000
+GLOBAL_PERMISSIONS = {"ADMINISTER", "SYSTEM_ADMIN"}
+ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
+
+clock = time.monotonic  # replaced in tests
+_granted: OrderedDict[tuple, float] = OrderedDict()
+_lock = threading.Lock()
+_session = requests.Session()
+_session.trust_env = False  # no proxies or .netrc credentials from the environment
+
+
+class JiraUnavailable(Exception):
+    """Jira did not answer, or refused the app's call; ``str()`` is a sentence for the user."""
+
+
+def app_token(tenant: Tenant, method: str, url: str) -> str:
+    """The JWT the app signs with the tenant's shared secret for one request to its Jira."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    now = int(time.time())
+    claims = {
+        "iss": APP_KEY,
+        "iat": now,
+        "exp": now + TOKEN_TTL,
+        "qsh": query_hash(method, parts.path, query, urlsplit(tenant.base_url).path),
+    }
+    try:
+        return sign(claims, unseal(tenant))
+    except SecretError:
+        raise JiraUnavailable("This Jira site's installation secret cannot be read.") from None
+
+
+def call(tenant: Tenant, method: str, path: str, params=None, body=None) -> requests.Response:
+    """One request to the tenant's Jira as the app: timeouts, no redirects, no proxies."""
+    url = tenant.base_url.rstrip("/") + path + ("?" + urlencode(params) if params else "")
+    headers = {
+        "Authorization": "JWT " + app_token(tenant, method, url),
+        "Accept": "application/json",
+    }
+    try:
+        response = _session.request(
+            method, url, json=body, headers=headers, timeout=TIMEOUT, allow_redirects=False
+        )
+    except requests.Timeout:
+        raise JiraUnavailable("Jira did not answer in time. Try again in a moment.") from None
+    except requests.RequestException:
+        raise JiraUnavailable("Jira could not be reached. Try again in a moment.") from None
+    if response.status_code >= 500 or 300 <= response.status_code < 400:
+        raise JiraUnavailable(f"Jira answered with an error (HTTP {response.status_code}).")
+    if response.status_code in (401, 403):
+        raise JiraUnavailable("Jira refused the app's request; the app may need reinstalling.")
+    return response
+
+
+def _json(response: requests.Response) -> dict:
+    try:
+        data = response.json()
+    except ValueError:
+        raise JiraUnavailable("Jira sent an answer the app could not read.") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _cached(key: tuple) -> bool:
+    with _lock:
+        expires = _granted.get(key)
+        if expires is None:
+            return False
+        if expires <= clock():
+            del _granted[key]
+            return False
+        return True
+
+
+def _remember(key: tuple) -> None:
+    with _lock:
+        _granted[key] = clock() + PERMISSION_TTL
+        _granted.move_to_end(key)
+        while len(_granted) > CACHE_SIZE:
+            _granted.popitem(last=False)
+
+
+def clear_cache() -> None:
+    with _lock:
+        _granted.clear()
+
+
+def has_permission(
+    tenant: Tenant, account_id: str, project_id: str | None, permission: str
+) -> bool:
+    """Does Jira grant ``permission`` to the user (in the project, for project permissions)?
+
+    Positive answers are cached per worker for ≤ 60 s; negative answers are never cached. A
+    project permission without a project is refused (fail closed).
+    """
+    if not account_id:
+        return False
+    is_global = permission in GLOBAL_PERMISSIONS
+    if not is_global and not (project_id and str(project_id).isdigit()):
+        return False
+    key = (tenant.id, tenant.issuer, account_id, None if is_global else str(project_id), permission)
+    if _cached(key):
+        return True
+    body: dict = {"accountId": account_id}
+    if is_global:
+        body["globalPermissions"] = [permission]
+    else:
+        body["projectPermissions"] = [{"permissions": [permission], "projects": [int(project_id)]}]
+    response = call(tenant, "POST", "/rest/api/3/permissions/check", body=body)
+    if response.status_code != 200:
+        raise JiraUnavailable(f"Jira could not check permissions (HTTP {response.status_code}).")
+    data = _json(response)
+    if is_global:
+        granted = permission in (data.get("globalPermissions") or [])
+    else:
+        granted = any(
+            isinstance(entry, dict)
+            and entry.get("permission") == permission
+            and str(project_id) in {str(p) for p in entry.get("projects") or []}
+            for entry in data.get("projectPermissions") or []
+        )
+    if granted:
+        _remember(key)
+    return granted
+
+
+def issue_details(tenant: Tenant, issue_key: str) -> tuple[str | None, str | None]:
+    """The issue's summary and type name, or (None, None) when Jira does not show it to the app."""
+    if not ISSUE_KEY.match(issue_key or ""):
+        return None, None
+    params = {"fields": "summary,issuetype"}
+    response = call(tenant, "GET", f"/rest/api/3/issue/{issue_key}", params=params)
+    if response.status_code != 200:
+        return None, None
+    fields = _json(response).get("fields") or {}
+    issue_type = fields.get("issuetype") if isinstance(fields.get("issuetype"), dict) else {}
+    summary = fields.get("summary")
+    return (
+        summary if isinstance(summary, str) else None,
+        issue_type.get("name") if isinstance(issue_type.get("name"), str) else None,
+    )

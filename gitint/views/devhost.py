@@ -1,0 +1,132 @@
+"""The development Jira host (only when GITINT_DEV is on): a page shaped like a Jira issue that
+opens the real dialogs and pages in an iframe with properly signed tokens (SPEC §1).
+
+It signs exactly what an embedded Jira would: HS256 with the dev tenant's shared secret,
+``iss`` = the dev tenant, ``sub`` = the chosen user, ``qsh`` of the iframe URL, and the
+``context`` claim of SPEC §4. Tokens last 3 minutes; opening a dialog re-renders the page, so
+every open gets a fresh one.
+"""
+
+import secrets
+import time
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
+
+from flask import Blueprint, current_app, render_template, request, url_for
+from sqlalchemy import select
+
+from ..crypto import seal, unseal
+from ..extensions import db
+from ..jira.jwt import query_hash, sign
+from ..models import Tenant
+
+bp = Blueprint("devhost", __name__, url_prefix="/dev")
+
+DEV_ISSUER = "gitint-dev"
+TOKEN_TTL = 180
+ISSUE = {
+    "key": "DEV-1",
+    "summary": "Login page rejects passwords with spaces",
+    "type": "Bug",
+    "status": "To Do",
+    "project_key": "DEV",
+    "project_id": "10000",
+    "project_name": "Development",
+}
+
+
+@dataclass(frozen=True)
+class DevUser:
+    account_id: str
+    display_name: str
+    permissions: tuple[str, ...]
+    role: str
+
+
+USERS = {
+    "admin": DevUser(
+        "dev-admin", "Ada Admin", ("VIEW_DEV_TOOLS", "ADMINISTER"), "Jira administrator"
+    ),
+    "developer": DevUser("dev-developer", "Dev Developer", ("VIEW_DEV_TOOLS",), "developer"),
+    "viewer": DevUser("dev-viewer", "Vic Viewer", (), "developer without View Development Tools"),
+}
+# what the page can open: title, app path, shown as a dialog (on the issue) or a page
+TARGETS = {
+    "create-branch": ("Create branch", "/dialogs/create-branch", "dialog"),
+    "create-pull-request": ("Create pull request", "/dialogs/create-pull-request", "dialog"),
+    "pats": ("Git: personal access tokens", "/pats", "page"),
+    "admin": ("Manage Git repositories", "/admin/integrations", "page"),
+}
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def ensure_dev_tenant(base_url: str, display_url: str | None = None) -> Tenant:
+    """The dev embedded tenant, created once with a random sealed secret (not committed)."""
+    tenant = db.session.scalar(select(Tenant).where(Tenant.issuer == DEV_ISSUER))
+    if tenant is None:
+        tenant = Tenant(kind="embedded", issuer=DEV_ISSUER, name="Development Jira")
+        seal(tenant, secrets.token_urlsafe(32))
+        db.session.add(tenant)
+    elif tenant.kind != "embedded":
+        raise RuntimeError(f"tenant {DEV_ISSUER!r} exists and is not an embedded tenant")
+    base_url = base_url.rstrip("/")
+    display_url = display_url.rstrip("/") if display_url else None
+    tenant.base_url = base_url
+    other_origin = display_url and origin(display_url) != origin(base_url)
+    tenant.display_url = display_url if other_origin else None
+    tenant.installed = True
+    return tenant
+
+
+def signed_path(tenant: Tenant, user: DevUser, path: str, params: dict) -> str:
+    """The iframe URL an embedded Jira would open: path?params&jwt=<HS256 token>."""
+    now = int(time.time())
+    claims = {
+        "iss": tenant.issuer,
+        "sub": user.account_id,
+        "iat": now,
+        "exp": now + TOKEN_TTL,
+        "qsh": query_hash("GET", path, list(params.items())),
+        "context": {
+            "user": {"displayName": user.display_name},
+            "permissions": list(user.permissions),
+            "issue": {"summary": ISSUE["summary"], "type": ISSUE["type"]},
+        },
+    }
+    token = sign(claims, unseal(tenant))
+    return f"{request.script_root}{path}?{urlencode({**params, 'jwt': token})}"
+
+
+@bp.get("/jira")
+def jira():
+    """A Jira-like issue page; ``?user=`` picks who is signed in, ``?open=`` what is opened."""
+    user_key = request.args.get("user") if request.args.get("user") in USERS else "developer"
+    user = USERS[user_key]
+    tenant = ensure_dev_tenant(current_app.config["GITINT_BASE_URL"], request.host_url)
+    db.session.commit()
+    frame = None
+    target = TARGETS.get(request.args.get("open", ""))
+    if target:
+        title, path, kind = target
+        params = {}
+        if kind == "dialog":
+            params = {
+                "issueKey": ISSUE["key"],
+                "projectKey": ISSUE["project_key"],
+                "projectId": ISSUE["project_id"],
+            }
+        frame = {"title": title, "kind": kind, "url": signed_path(tenant, user, path, params)}
+    return render_template(
+        "devhost/jira.html",
+        issue=ISSUE,
+        users=USERS,
+        user_key=user_key,
+        user=user,
+        frame=frame,
+        open_key=request.args.get("open") if frame else None,
+        close_url=url_for("devhost.jira", user=user_key),
+    )
