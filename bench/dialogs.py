@@ -153,17 +153,21 @@ def entry(path: str, account: str) -> str:
     return f"{path}?{urlencode({**PARAMS, 'jwt': sign(claims, 'bench-shared-secret')})}"
 
 
-def percentiles(samples: list[float]) -> tuple[float, float, float]:
-    q = statistics.quantiles(samples, n=100, method="inclusive")
-    return q[49] * 1000, q[94] * 1000, q[98] * 1000
+def percentiles(samples: list[tuple[float, float]]) -> tuple[float, float, float, float]:
+    """p50, p95, p99 of the wall-clock times and p99 of the CPU times, in ms."""
+    wall = statistics.quantiles([w for w, _ in samples], n=100, method="inclusive")
+    cpu = statistics.quantiles([c for _, c in samples], n=100, method="inclusive")
+    return wall[49] * 1000, wall[94] * 1000, wall[98] * 1000, cpu[98] * 1000
 
 
-def time_requests(client, urls, headers=None) -> list[float]:
+def time_requests(client, urls, headers=None) -> list[tuple[float, float]]:
+    """(wall, CPU) seconds per request. On a busy machine the CPU time shows the server's own
+    cost; the wall time also holds the time other processes had the core."""
     samples = []
     for url in urls:
-        started = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.thread_time()
         response = client.get(url, headers=headers)
-        samples.append(time.perf_counter() - started)
+        samples.append((time.perf_counter() - wall, time.thread_time() - cpu))
         assert response.status_code == 200, (url, response.status_code)
     return samples
 
@@ -194,7 +198,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     args = parser.parse_args()
     keys = "b1:" + base64.b64encode(os.urandom(32)).decode()
-    workdir = Path(tempfile.mkdtemp(prefix="gitint-bench-dialogs-"))
+    scratch = tempfile.TemporaryDirectory(prefix="gitint-bench-dialogs-")
+    workdir = Path(scratch.name)
     from gitint.jira.context import CONTEXT_HEADER, Context, mint_context_token
 
     print("building 5 × 20,000 repositories + 10,000 credentials ...", flush=True)
@@ -227,6 +232,9 @@ def main() -> None:
             project_key="DEV",
         )
         headers = {CONTEXT_HEADER: mint_context_token(ctx), "HX-Request": "true"}
+    started = time.perf_counter()
+    client.get("/dialogs/repositories?repository_name=api", headers=headers)
+    cold = (time.perf_counter() - started) * 1000  # builds this worker's name index
     everything = []
     for kind, inputs in queries(names, args.queries).items():
         urls = ["/dialogs/repositories?" + urlencode({"repository_name": q}) for q in inputs]
@@ -237,17 +245,20 @@ def main() -> None:
     rows.append(("type-ahead: all kinds", *percentiles(everything), 10.0))
 
     print()
-    print(
-        f"{'measure (server time, Flask test client)':44} {'p50':>7} {'p95':>7} {'p99':>7}  target"
-    )
-    for title, p50, p95, p99, target in rows:
+    header = ("p50", "p95", "p99")
+    print(f"{'server time, Flask test client (ms)':38}", *(f"{h:>6}" for h in header), " cpu p99")
+    for title, p50, p95, p99, cpu99, target in rows:
         verdict = "ok" if p99 <= target else "MISSED"
-        print(f"{title:44} {p50:6.2f}  {p95:6.2f}  {p99:6.2f}   p99 ≤ {target:g} ms  {verdict}")
-    print(f"{'host calls while opening the dialogs':44} {calls_on_open:>7}   target 0")
+        print(
+            f"{title:38} {p50:6.2f} {p95:6.2f} {p99:6.2f} {cpu99:8.2f}  p99 ≤ {target:g}: {verdict}"
+        )
+    print(f"{'type-ahead: first request of a worker':38} {cold:6.1f} ms (builds the name index)")
+    print(f"{'host calls while opening the dialogs':38} {calls_on_open:>6}   target 0")
     print(
-        f"{'first load (HTML+css+js+htmx), gzip':44} {packed / 1024:6.1f} KB"
+        f"{'first load (HTML+css+js+htmx), gzip':38} {packed / 1024:6.1f} KB"
         f" (raw {raw / 1024:.1f} KB)   target ≤ 30 KB  {'ok' if packed <= 30 * 1024 else 'MISSED'}"
     )
+    scratch.cleanup()
 
 
 if __name__ == "__main__":

@@ -112,6 +112,22 @@ def hammer(port: int, path: str, count: int, concurrency: int) -> tuple[list[flo
     return latencies, errors
 
 
+def wait_for(port: int, seconds: float = 30) -> None:
+    """Block until gunicorn accepts connections and answers /healthz."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                connection.close()
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("gunicorn did not start")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=4000)
@@ -154,12 +170,7 @@ def main() -> None:
             "/dialogs/create-branch",
             {"issueKey": "DEV-1", "projectKey": "DEV", "projectId": "10000"},
         )
-        for _ in range(100):  # wait for gunicorn
-            try:
-                hammer(args.port, path, 1, 1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for(args.port)
         hammer(args.port, path, 200, 8)  # warm up
         started = time.perf_counter()
         latencies, errors = hammer(args.port, path, args.requests, args.concurrency)

@@ -124,8 +124,9 @@ def demo(host: str, port: int):
     from flask_migrate import upgrade
     from werkzeug import serving
 
-    from . import create_app
-    from .views.devhost import USERS, ensure_dev_tenant
+    from . import create_app, sync
+    from .fakehost import FakeGitHost, demo_state
+    from .views.devhost import USERS, ensure_demo_integrations, ensure_dev_tenant
 
     os.environ["GITINT_DEV"] = "1"
     os.environ["GITINT_ALLOW_PRIVATE_HOSTS"] = "1"
@@ -134,14 +135,22 @@ def demo(host: str, port: int):
     settings = {**current_app.config, "GITINT_BASE_URL": base_url}
     settings.update(GITINT_DEV=True, GITINT_ALLOW_PRIVATE_HOSTS=True)
     app = create_app(settings)  # a fresh app: the dev host is registered only at creation
+    githost = FakeGitHost(demo_state()).start()  # a local GitHub-shaped host for the demo
     with app.app_context():
         upgrade()
-        ensure_dev_tenant(base_url)
+        tenant = ensure_dev_tenant(base_url)
         db.session.commit()
+        for integration in ensure_demo_integrations(tenant, githost.base_url):
+            outcome = sync.run(integration.id, sync.claim(integration.id, force=True))
+            click.echo(f"Synced {outcome.done} repositories into {integration.name!r}.")
         db.session.remove()
         db.engine.dispose()
     click.echo(f"gitint demo is ready. Open {base_url}/dev/jira")
     click.echo("Switch users at the top of that page: " + ", ".join(USERS) + ".")
+    click.echo(
+        f"A fake git host runs at {githost.base_url}; when asked for a personal access token,"
+        " use the demo token ghp_demo_developer_token (it is only valid on that fake host)."
+    )
     serving.run_simple(host, port, app, threaded=True)
 
 
@@ -248,9 +257,12 @@ def integration_add(
         "server_version": server_version,
     }
     values = {field: given[field] for field in KIND_FIELDS[kind]}
-    for field, value in values.items():
-        if not value:
-            raise click.UsageError(f"--{field.replace('_', '-')} is required for {kind}.")
+    for field, value in given.items():
+        option = "--" + field.replace("_", "-")
+        if field in values and not value:
+            raise click.UsageError(f"{option} is required for {kind}.")
+        if field not in values and value:
+            raise click.UsageError(f"{option} is not used by {kind}.")
     if server_version and server_version not in SERVER_VERSIONS:
         raise click.UsageError(f"--server-version must be one of {', '.join(SERVER_VERSIONS)}.")
     name = name.strip()

@@ -168,14 +168,14 @@ def _upsert(rows: list[dict]) -> int:
     """Insert or update rows by (integration_id, host_id); a newer run's stamp is never undone."""
     dialect = {"postgresql": postgresql, "sqlite": sqlite}[db.engine.dialect.name]
     table = Repository.__table__
-    statement = dialect.insert(table).values(rows)
+    statement = dialect.insert(table)
     changed = ("full_name", "search_name", "project", "default_branch", "web_url", "synced_at")
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.integration_id, table.c.host_id],
         set_={name: statement.excluded[name] for name in changed},
         where=table.c.synced_at <= statement.excluded.synced_at,
     )
-    db.session.execute(statement)
+    db.session.execute(statement, rows)
     return len(rows)
 
 

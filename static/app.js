@@ -211,9 +211,14 @@
     } else if (target && target.id === "pat-area") {
       showPatArea(target.children.length > 0);
     } else if (target && target.id === "dialog-body") {
+      // After a 422: straight to the first field to fix; after a host error the button that
+      // was pressed (it was disabled in flight, so the focus fell to the body).
       var invalid = target.querySelector('[aria-invalid="true"]');
+      var submit = document.getElementById("dialog-submit");
       if (invalid) {
-        invalid.focus(); // after a 422: straight to the first field to fix
+        invalid.focus();
+      } else if (document.activeElement === document.body && submit && !submit.disabled) {
+        submit.focus();
       }
     }
   });

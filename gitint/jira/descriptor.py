@@ -54,12 +54,14 @@ def descriptor(base_url: str) -> dict:
                     "conditions": [{"condition": "user_is_admin"}],
                 }
             ],
-            "generalPages": [
+            # A project page (not a general page): the View Development Tools check needs a
+            # project, and Jira gives project pages its id.
+            "jiraProjectPages": [
                 {
                     "key": "personal-access-tokens",
                     "name": {"value": "Git: personal access tokens"},
-                    "url": "/pats",
-                    "location": "system.top.navigation.bar",
+                    "url": "/pats?projectKey={project.key}&projectId={project.id}",
+                    "weight": 200,
                     "conditions": [{"condition": "user_is_logged_in"}],
                 }
             ],

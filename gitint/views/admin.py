@@ -184,7 +184,13 @@ def repository_sync(integration_id: int):
     notice = None
     if request.method == "POST":
         if sync.start(integration):
-            audit.record("sync.start", "success", integration=integration, acting="integration")
+            audit.record(
+                "sync.start",
+                "success",
+                integration=integration,
+                acting="integration",
+                acting_login=integration.credential_login,
+            )
         else:
             notice = "A sync is already running."
         db.session.refresh(integration)

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from ..crypto import seal, unseal
 from ..extensions import db
 from ..jira.jwt import query_hash, sign
-from ..models import Tenant
+from ..models import Integration, Tenant
 
 bp = Blueprint("devhost", __name__, url_prefix="/dev")
 
@@ -80,6 +80,38 @@ def ensure_dev_tenant(base_url: str, display_url: str | None = None) -> Tenant:
     tenant.display_url = display_url if other_origin else None
     tenant.installed = True
     return tenant
+
+
+DEMO_INTEGRATIONS = {
+    # name: Require User PAT
+    "Demo GitHub (bot acts)": False,
+    "Demo GitHub (Require User PAT)": True,
+}
+DEMO_BOT_TOKEN = "ghp_demo_integration_token"  # noqa: S105 - the local fake host's
+
+
+def ensure_demo_integrations(tenant: Tenant, githost_url: str) -> list[Integration]:
+    """Integrations on the demo's local fake git host (gitint/fakehost.py), created once and
+    pointed at wherever the fake host listens this time."""
+    integrations = []
+    for name, require_pat in DEMO_INTEGRATIONS.items():
+        integration = db.session.scalar(
+            select(Integration).where(Integration.tenant_id == tenant.id, Integration.name == name)
+        )
+        if integration is None:
+            integration = Integration(tenant_id=tenant.id, kind="github_enterprise", name=name)
+            integration.require_user_pat = require_pat
+            integration.type_prefixes = {"Bug": "bugfix", "Story": "feature"}
+            db.session.add(integration)
+            db.session.flush()
+        integration.base_url = githost_url
+        seal(integration, DEMO_BOT_TOKEN)
+        integration.credential_last4 = DEMO_BOT_TOKEN[-4:]
+        integration.credential_login = "gitint-bot"
+        integration.credential_status = "valid"
+        integrations.append(integration)
+    db.session.commit()
+    return integrations
 
 
 def signed_path(tenant: Tenant, user: DevUser, path: str, params: dict) -> str:

@@ -47,18 +47,26 @@ TEMPLATES = {BRANCH: "dialogs/create_branch.html", PULL_REQUEST: "dialogs/create
 # ---------------------------------------------------------------- building the form
 
 
-def _kept(values, *, present, old_default, new_default):
+def _kept(value, *, present, old_default, new_default):
     """The user's value, unless they never changed the default (then the new default)."""
-    if not present or values in ("", old_default):
+    if not present or value in ("", old_default):
         return new_default or ""
-    return values
+    return value
+
+
+def _text(value: str | None) -> str | None:
+    """A form value without NUL characters (PostgreSQL refuses them in text)."""
+    return value.replace("\x00", "") if value else value
 
 
 def form_state(action: str, values: dict, *, load: bool) -> dict:
     """Everything a dialog template needs for ``values`` (the posted or given input); with
     ``load``, the chosen repository's branches are listed with the acting credential."""
     ctx = g.ctx
-    f = {name: values.get(name) for name in FIELDS[action]}
+    f = {name: _text(values.get(name)) for name in FIELDS[action]}
+    for name in ("base", "name", "source", "target"):  # stray spaces from copy and paste
+        if f.get(name):
+            f[name] = f[name].strip()
     state = {"action": action, "f": f, "errors": {}, "error": None, "error_link": None}
     state.update(repository=None, integration=None, pat_integration=None, credential=None)
     state.update(acting=None, branches=None, show_pat=False, problems=[], warning=None, done=None)
@@ -270,8 +278,8 @@ def repositories():
 def check_branch_name():
     """The rules a typed branch name breaks (validated as the user types)."""
     repository = get_repository(g.ctx.tenant_id, request.args.get("repository"))
-    max_length = get_integration_or_404(repository.integration_id).max_length if repository else 200
-    name = request.args.get("name", "")
+    max_length = repository.integration.max_length if repository else 200
+    name = request.args.get("name", "").strip()
     problems = validate_branch_name(name, max_length)
     key = g.ctx.issue_key
     warning = None

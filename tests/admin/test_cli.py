@@ -100,6 +100,49 @@ def test_integration_add_needs_the_kinds_fields(runner, tenant):
         input=TOKEN,
     )
     assert result.exit_code == 2 and "No tenant" in result.output
+    result = runner.invoke(
+        args=[
+            "gitint",
+            "integration",
+            "add",
+            "--tenant",
+            tenant.issuer,
+            "--kind",
+            "github",
+            "--name",
+            "X",
+            "--region",
+            "eu-west-1",
+        ],
+        input=TOKEN,
+    )
+    assert result.exit_code == 2 and "--region is not used by github" in result.output
+    assert db.session.scalar(select(Integration)) is None
+
+
+def test_integration_add_codecommit_keys(runner, tenant, fake_host):
+    """Does a CodeCommit integration take ACCESS_KEY_ID:SECRET from stdin and its region?"""
+    result = runner.invoke(
+        args=[
+            "gitint",
+            "integration",
+            "add",
+            "--tenant",
+            tenant.issuer,
+            "--kind",
+            "codecommit",
+            "--name",
+            "AWS",
+            "--region",
+            "eu-west-1",
+        ],
+        input="AKIAEXAMPLE:wJalrXUtnFEMI/K7MDENG\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert fake_host.secrets == ["AKIAEXAMPLE:wJalrXUtnFEMI/K7MDENG"]
+    assert "wJalrXUtnFEMI" not in result.output
+    integration = db.session.scalar(select(Integration))
+    assert (integration.kind, integration.region) == ("codecommit", "eu-west-1")
 
 
 def test_sync_repos_shows_progress_and_counts(runner, tenant, make_integration, fake_host):

@@ -305,6 +305,8 @@ def test_branch_exists_links_to_it(client, setup, host):
     assert 'href="https://github.com/acme/api/tree/DEV-1-fix-the-login-page"' in body
     assert_input_kept(body)
     assert audit_rows()[-1].result == "error"
+    # the branch list loaded earlier stays: no loader, no replacement list in an error answer
+    assert "Loading branches" not in body and "<datalist" not in body
 
 
 def test_user_token_refused_marks_it_and_asks_inline(client, setup, make_credential, host):

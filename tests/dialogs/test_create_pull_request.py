@@ -250,3 +250,16 @@ def test_codecommit_hides_draft(client, make_tenant, make_integration, make_repo
     make_repo(integration, "service-repo")
     body = html(open_dialog(client, tenant, PAGE))
     assert "Draft" not in body and ">Create pull request</button>" in body
+
+
+def test_gitlab_create_branch_is_one_call(client, make_tenant, make_integration, make_repo, host):
+    """Does a GitLab branch take exactly 1 call (the base is passed by name)?"""
+    tenant, _, repo = gitlab_setup(make_tenant, make_integration, make_repo)
+    host.post(
+        f"{GITLAB}/projects/42/repository/branches",
+        json={"name": "DEV-1-fix-the-login-page", "commit": {"id": "abc"}, "web_url": ""},
+        status=201,
+    )
+    body = html(post(client, tenant, "/dialogs/create-branch", branch_form(repo)))
+    assert len(host.calls) == 1 and "Branch created:" in body
+    assert ">Create merge request</button>" in body

@@ -2,9 +2,18 @@
 
 import pytest
 
-from tests.conftest import entry_url
+from tests.conftest import context_headers, entry_url
 
-from .conftest import JIRA_PARAMS, branch_form, get, open_dialog, post, pr_form
+from .conftest import (
+    JIRA_PARAMS,
+    branch_form,
+    get,
+    github_create_ref,
+    github_ref,
+    open_dialog,
+    post,
+    pr_form,
+)
 
 HTMX_GETS = (
     "/dialogs/repositories?repository_name=a",
@@ -57,8 +66,6 @@ def test_get_on_state_changing_routes(client, setup, path):
 def test_put_is_refused(client, setup):
     """Is PUT on a dialog route refused (405)?"""
     tenant, _, repo = setup
-    from tests.conftest import context_headers
-
     response = client.put("/dialogs/create-branch", headers=context_headers(tenant))
     assert response.status_code == 405
 
@@ -98,3 +105,13 @@ def test_htmx_dialog_swap_needs_permission(client, setup):
     path = f"/dialogs/create-pull-request?repository={repo.id}&source=x"
     assert get(client, tenant, path, permissions=()).status_code == 403
     assert get(client, tenant, path).status_code == 200
+
+
+def test_nul_characters_do_not_break_the_database(client, setup, host):
+    """Do NUL characters in the inputs give answers, not server errors (PostgreSQL refuses NUL)?"""
+    tenant, _, repo = setup
+    assert get(client, tenant, "/dialogs/repositories?repository_name=a%00b").status_code == 200
+    data = branch_form(repo, base="ma\x00in", name="DEV-1\x00x")
+    github_ref(host)
+    github_create_ref(host, name="DEV-1x")
+    assert post(client, tenant, "/dialogs/create-branch", data).status_code == 200

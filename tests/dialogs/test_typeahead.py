@@ -132,18 +132,22 @@ def test_small_tenants_use_sql(app, make_tenant, make_integration, make_repo):
     assert creating.name_index(tenant.id) is None
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     names=st.lists(st.text(alphabet="ab/-c", min_size=1, max_size=8), max_size=30),
-    needle=st.text(alphabet="ab/-c", min_size=1, max_size=3),
-    limit=st.integers(1, 40),
+    q=st.text(alphabet="ab/-c", min_size=1, max_size=3),
+    wanted=st.integers(1, 40),
 )
-def test_name_index_finds_what_a_plain_scan_finds(names, needle, limit):
-    """Does NameIndex.find return the same ids, in order, as a plain Python scan?"""
-    rows = list(enumerate(sorted(names)))
+def test_name_index_ranks_like_a_plain_scan(names, q, wanted):
+    """Does NameIndex.search rank exactly like a plain scan (prefix, after "/", substring)?"""
+    rows = list(enumerate(names))
+    ordered = sorted((name, i) for i, name in rows)
+
+    def rank(name):
+        return 0 if name.startswith(q) else 1 if "/" + q in name else 2
+
+    expected = sorted((rank(name), name, i) for name, i in ordered if q in name)
     index = creating.NameIndex(rows)
-    skip = lambda name: name.startswith("a")  # noqa: E731
-    expected = [i for i, name in rows if needle in name and not skip(name)][:limit]
-    assert index.find(needle, limit, skip) == expected
-    starts = [i for i, name in rows if name.startswith(needle)][:limit]
-    assert index.find("\n" + needle, limit, lambda name: False) == starts
+    assert index.search(q, wanted) == [i for *_, i in expected][:wanted]
+    index.FEW = 0  # the other way to the matches after a "/": scanning the names
+    assert index.search(q, wanted) == [i for *_, i in expected][:wanted]

@@ -51,8 +51,8 @@ def test_admin_and_user_pages(client):
     modules = _descriptor(client)["modules"]
     (admin,) = modules["adminPages"]
     assert admin["url"] == "/admin/integrations"
-    (pats,) = modules["generalPages"]
-    assert pats["url"] == "/pats"
+    (pats,) = modules["jiraProjectPages"]
+    assert pats["url"] == "/pats?projectKey={project.key}&projectId={project.id}"
     assert pats["name"]["value"] == "Git: personal access tokens"
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from gitint.crypto import unseal
 from gitint.extensions import db
 from gitint.jira.jwt import verify_entry
-from gitint.models import Tenant
+from gitint.models import Integration, Repository, Tenant
 from gitint.views.devhost import DEV_ISSUER
 from tests.conftest import _reset_schema, entry_token
 
@@ -193,6 +193,7 @@ def test_demo_sets_up_and_is_safe_to_run_again(app, runner, monkeypatch):
     assert "http://127.0.0.1:5099/dev/jira" in first.output
     host, port, served_app = served[0]
     assert (host, port) == ("127.0.0.1", 5099)
+    assert first.output.count("Synced 43 repositories") == 2  # both demo integrations
     assert served_app.config["GITINT_DEV"] and served_app.config["GITINT_ALLOW_PRIVATE_HOSTS"]
     assert "devhost" in served_app.blueprints
     tenant = _tenant(DEV_ISSUER)
@@ -203,6 +204,8 @@ def test_demo_sets_up_and_is_safe_to_run_again(app, runner, monkeypatch):
     assert unseal(_tenant(DEV_ISSUER)) == secret
     count = select(func.count()).select_from(Tenant).where(Tenant.issuer == DEV_ISSUER)
     assert db.session.scalar(count) == 1
+    assert db.session.scalar(select(func.count()).select_from(Integration)) == 2
+    assert db.session.scalar(select(func.count()).select_from(Repository)) == 2 * 43
     with served[1][2].test_client() as client:
         assert client.get("/dev/jira").status_code == 200
     with served[1][2].app_context():
