@@ -135,6 +135,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repos", type=int, default=2000, help="per integration (5 of them)")
     parser.add_argument("--port", type=int, default=18931)
+    parser.add_argument("--worker-class", default="gthread", help="gthread keeps connections alive")
+    parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="gitint-bench-")
@@ -181,7 +183,8 @@ def main() -> None:
     latencies.sort()
     q = statistics.quantiles(latencies, n=100)
     print(
-        f"dialog renders under gunicorn ({args.workers} workers, {args.concurrency} concurrent,"
+        f"dialog renders under gunicorn ({args.workers} {args.worker_class} workers,"
+        f" {args.concurrency} concurrent,"
         f" {5 * args.repos:,} repositories)"
     )
     print(f"  requests  {len(latencies):>8}   non-200 {errors}")

@@ -172,6 +172,7 @@ def requires(permission: str):
             g.authenticating = True  # every answer from here on is private: no-store
             try:
                 g.ctx = _authenticate()
+                g.frame_ancestors = frame_ancestors()  # while the tenant row is still loaded
             except JWTRejected as reason:
                 g.frame_tenant_id = reason.tenant_id
                 return render_template("errors/401.html", reason=str(reason)), 401
@@ -204,7 +205,7 @@ def security_headers(response):
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         f"connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
-        f"frame-ancestors {frame_ancestors()}"
+        f"frame-ancestors {g.get('frame_ancestors') or frame_ancestors()}"
     )
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
