@@ -81,7 +81,7 @@ def decide(
     if pat_ok:
         return Acting(USER, login=pat_login, warning=soon if pat_expires_soon else None)
     problem = {
-        EXPIRED: "Your personal access token has expired.",
+        EXPIRED: "Your personal access token has expired or was revoked.",
         REVOKED: "Your personal access token was revoked or refused by the host.",
         INSUFFICIENT: "Your personal access token lacks a permission this action needs.",
     }.get(pat)

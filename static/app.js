@@ -212,11 +212,19 @@
       showPatArea(target.children.length > 0);
     } else if (target && target.id === "dialog-body") {
       // After a 422: straight to the first field to fix; after a host error the button that
-      // was pressed (it was disabled in flight, so the focus fell to the body).
+      // was pressed (it was disabled in flight, so the focus fell to the body); when the form
+      // comes back after a saved PAT (its fragment is gone): the first empty field, else the
+      // button.
       var invalid = target.querySelector('[aria-invalid="true"]');
       var submit = document.getElementById("dialog-submit");
+      var empty = Array.prototype.filter.call(
+        target.querySelectorAll('#dialog-form:not([hidden]) input[type="text"]'),
+        function (input) { return !input.value; }
+      )[0];
       if (invalid) {
         invalid.focus();
+      } else if (document.activeElement === document.body && empty) {
+        empty.focus();
       } else if (document.activeElement === document.body && submit && !submit.disabled) {
         submit.focus();
       }

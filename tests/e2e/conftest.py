@@ -48,6 +48,12 @@ def _browser_missing() -> str | None:
     return None
 
 
+# One Playwright (it allows one per thread) and one Chromium per run, shared by every module that
+# uses `browser`: tests/admin/test_browser.py imports the fixture, which makes a second session
+# fixture beside this conftest's own.
+_shared: dict = {"users": 0}
+
+
 @pytest.fixture(scope="session")
 def browser():
     reason = _browser_missing()
@@ -57,12 +63,18 @@ def browser():
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
+    if not _shared["users"]:
+        playwright = sync_playwright().start()
+        _shared["playwright"] = playwright
+        _shared["chromium"] = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
-        yield chromium
-        chromium.close()
+    _shared["users"] += 1
+    yield _shared["chromium"]
+    _shared["users"] -= 1
+    if not _shared["users"]:
+        _shared.pop("chromium").close()
+        _shared.pop("playwright").stop()
 
 
 @pytest.fixture

@@ -210,7 +210,7 @@ def test_fragment_asks_for_a_new_token_when_expired(client, tenant, github, make
     """Does the fragment tell a user their stored token expired and ask for a new one?"""
     make_credential(github, "user-1", secret="ghp_old00000000000007777", status="expired")
     html = client.get(f"/pats/setup/{github.id}", headers=hx(tenant)).text
-    assert "ending in 7777" in html and "has expired. Add a new one" in html
+    assert "ending in 7777" in html and "has expired or was revoked. Add a new one" in html
     assert "ghp_old" not in html
 
 
@@ -414,3 +414,20 @@ def test_fragment_can_be_included_bare(app, github):
         )
     assert "settings/tokens/new?scopes=repo" in html and "github.com" in html
     assert ">Personal access token</label>" in html and 'role="alert"' not in html
+
+
+def test_fragment_says_expired_when_the_expiry_date_passed(client, tenant, github, make_credential):
+    """When the stored expiry date has passed, does the fragment say plainly it has expired?"""
+    from datetime import timedelta
+
+    from gitint.models import utcnow
+
+    make_credential(
+        github,
+        "user-1",
+        secret="ghp_old00000000000008888",
+        status="expired",
+        expires_at=utcnow() - timedelta(days=1),
+    )
+    html = client.get(f"/pats/setup/{github.id}", headers=hx(tenant)).text
+    assert "ending in 8888" in html and "has expired. Add a new one" in html
