@@ -400,3 +400,9 @@ def test_no_template_has_inline_script_or_style():
             if pattern.search(text):
                 problems.append(f"{path.relative_to(TEMPLATES)}: {what}")
     assert problems == []
+
+
+def test_error_pages_in_a_dialog_close_with_escape(client):
+    """Does a 401 page shown in a dialog iframe carry the class that lets Escape close it?"""
+    assert 'class="dialog"' in client.get("/dialogs/create-branch").text
+    assert 'class="dialog"' not in client.get("/pats").text
