@@ -11,6 +11,11 @@ from tests.admin.conftest import repos
 TOKEN = "ghp_cli_token_canary_0001"
 
 
+def add_integration(runner, *args, input):
+    """Run `gitint integration add ARGS` with the credential on stdin."""
+    return runner.invoke(args=["gitint", "integration", "add", *args], input=input)
+
+
 @responses.activate
 def test_integration_add_reads_the_token_from_stdin(runner, tenant):
     """Does `integration add` read the token from stdin, check it, store it and print the id?"""
@@ -19,19 +24,15 @@ def test_integration_add_reads_the_token_from_stdin(runner, tenant):
         json={"login": "acme-bot", "name": "Acme Bot"},
         headers={"X-OAuth-Scopes": "repo, read:org"},
     )
-    result = runner.invoke(
-        args=[
-            "gitint",
-            "integration",
-            "add",
-            "--tenant",
-            tenant.issuer,
-            "--kind",
-            "github",
-            "--name",
-            "Acme",
-            "--require-user-pat",
-        ],
+    result = add_integration(
+        runner,
+        "--tenant",
+        tenant.issuer,
+        "--kind",
+        "github",
+        "--name",
+        "Acme",
+        "--require-user-pat",
         input=TOKEN + "\n",
     )
     assert result.exit_code == 0, result.output
@@ -49,19 +50,8 @@ def test_integration_add_reads_the_token_from_stdin(runner, tenant):
 def test_integration_add_refuses_a_rejected_token(runner, tenant):
     """Is a token the host refuses not saved, with the host's reason printed?"""
     responses.get("https://api.github.com/user", status=401, json={"message": "Bad credentials"})
-    result = runner.invoke(
-        args=[
-            "gitint",
-            "integration",
-            "add",
-            "--tenant",
-            tenant.issuer,
-            "--kind",
-            "github",
-            "--name",
-            "Acme",
-        ],
-        input=TOKEN,
+    result = add_integration(
+        runner, "--tenant", tenant.issuer, "--kind", "github", "--name", "Acme", input=TOKEN
     )
     assert result.exit_code == 1
     assert "not saved" in result.output and "expired or has been revoked" in result.output
@@ -70,50 +60,31 @@ def test_integration_add_refuses_a_rejected_token(runner, tenant):
 
 def test_integration_add_needs_the_kinds_fields(runner, tenant):
     """Does a self-hosted kind without --base-url (or an unknown tenant) fail before any call?"""
-    result = runner.invoke(
-        args=[
-            "gitint",
-            "integration",
-            "add",
-            "--tenant",
-            tenant.issuer,
-            "--kind",
-            "github_enterprise",
-            "--name",
-            "GHE",
-        ],
+    result = add_integration(
+        runner,
+        "--tenant",
+        tenant.issuer,
+        "--kind",
+        "github_enterprise",
+        "--name",
+        "GHE",
         input=TOKEN,
     )
     assert result.exit_code == 2 and "--base-url is required" in result.output
-    result = runner.invoke(
-        args=[
-            "gitint",
-            "integration",
-            "add",
-            "--tenant",
-            "nobody",
-            "--kind",
-            "github",
-            "--name",
-            "X",
-        ],
-        input=TOKEN,
+    result = add_integration(
+        runner, "--tenant", "nobody", "--kind", "github", "--name", "X", input=TOKEN
     )
     assert result.exit_code == 2 and "No tenant" in result.output
-    result = runner.invoke(
-        args=[
-            "gitint",
-            "integration",
-            "add",
-            "--tenant",
-            tenant.issuer,
-            "--kind",
-            "github",
-            "--name",
-            "X",
-            "--region",
-            "eu-west-1",
-        ],
+    result = add_integration(
+        runner,
+        "--tenant",
+        tenant.issuer,
+        "--kind",
+        "github",
+        "--name",
+        "X",
+        "--region",
+        "eu-west-1",
         input=TOKEN,
     )
     assert result.exit_code == 2 and "--region is not used by github" in result.output
@@ -122,20 +93,16 @@ def test_integration_add_needs_the_kinds_fields(runner, tenant):
 
 def test_integration_add_codecommit_keys(runner, tenant, fake_host):
     """Does a CodeCommit integration take ACCESS_KEY_ID:SECRET from stdin and its region?"""
-    result = runner.invoke(
-        args=[
-            "gitint",
-            "integration",
-            "add",
-            "--tenant",
-            tenant.issuer,
-            "--kind",
-            "codecommit",
-            "--name",
-            "AWS",
-            "--region",
-            "eu-west-1",
-        ],
+    result = add_integration(
+        runner,
+        "--tenant",
+        tenant.issuer,
+        "--kind",
+        "codecommit",
+        "--name",
+        "AWS",
+        "--region",
+        "eu-west-1",
         input="AKIAEXAMPLE:wJalrXUtnFEMI/K7MDENG\n",
     )
     assert result.exit_code == 0, result.output
