@@ -9,6 +9,7 @@ SECRET_PATTERNS = [
     re.compile(r"(?i)(aws_secret_access_key[\"']?\s*[:=]\s*[\"']?)[^\s,'\"}]+"),
     re.compile(r"(?i)(secret[_-]?access[_-]?key[\"']?\s*[:=]\s*[\"']?)[^\s,'\"}]+"),
     re.compile(r"(?i)(jwt=)[^&\s]+"),
+    re.compile(r"(?i)(\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"),
     re.compile(r"()\b(?:ghp|gho|ghu|ghs|ghr|github_pat|glpat)_[A-Za-z0-9_]{10,}"),
 ]
 
@@ -28,6 +29,8 @@ class RedactingFilter(logging.Filter):
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:  # tracebacks too, formatted once here
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return True
 
 

@@ -78,3 +78,15 @@ def test_log_records_are_redacted_whatever_the_logger(app, caplog):
         logging.getLogger("urllib3").info("Authorization: Bearer ghp_canary1234567890abcdef")
     assert "eyJhbGciOi" not in caplog.text and "ghp_canary" not in caplog.text
     assert "[REDACTED]" in caplog.text
+
+
+def test_tracebacks_and_bare_bearer_values_are_redacted(app, caplog):
+    """Is a token inside an exception's traceback, or after a bare "Bearer", redacted?"""
+    import logging
+
+    with caplog.at_level(logging.ERROR):
+        try:
+            raise ValueError("Invalid header value b'Bearer ghp_tracebackcanary0001\\n'")
+        except ValueError:
+            logging.getLogger("gitint").exception("request failed")
+    assert "tracebackcanary" not in caplog.text and "[REDACTED]" in caplog.text

@@ -17,6 +17,7 @@ from flask import abort, current_app, g, render_template, request
 from ..crypto import keyring
 from ..extensions import db
 from ..models import Tenant
+from ..views.devhost import DEV_ISSUER
 from . import rest
 from .jwt import JWTRejected, unverified, verify_entry
 from .rest import JiraUnavailable
@@ -121,6 +122,8 @@ def _authenticate() -> Context:
         base_path = urlsplit(current_app.config["GITINT_BASE_URL"]).path
         query = list(request.args.items(multi=True))
         tenant, claims = verify_entry(token, request.method, request.path, query, base_path)
+        if not _accepted(tenant):
+            raise JWTRejected("unknown issuer")
         g.frame_tenant_id = tenant.id  # its Jira may frame whatever page follows, errors included
         ctx = context_from_entry(tenant, claims)
         if not ctx.account_id:
@@ -140,9 +143,14 @@ def _authenticate() -> Context:
         if sent and sent != value:
             raise JWTRejected("context was issued for another issue", ctx.tenant_id)
     tenant = ctx.tenant
-    if tenant is None or not tenant.installed:
+    if tenant is None or not tenant.installed or not _accepted(tenant):
         raise JWTRejected("unknown or uninstalled tenant")
     return ctx
+
+
+def _accepted(tenant: Tenant) -> bool:
+    """The dev host's tenant signs tokens for anyone who asks: only a GITINT_DEV app trusts it."""
+    return tenant.issuer != DEV_ISSUER or bool(current_app.config["GITINT_DEV"])
 
 
 def _unverified_tenant_id(token: str) -> int | None:

@@ -8,6 +8,7 @@ hierarchy of ``base.py``.
 
 import email.utils
 import hashlib
+import http.cookiejar
 import ipaddress
 import logging
 import socket
@@ -58,6 +59,8 @@ def session_for(url: str) -> requests.Session:
         if session is None:
             session = requests.Session()
             session.trust_env = False  # no proxies or .netrc credentials from the environment
+            # one session serves every tenant and user of this host: keep no cookies between them
+            session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
             session.headers["User-Agent"] = USER_AGENT
             adapter = HTTPAdapter(pool_connections=1, pool_maxsize=4, max_retries=0)
             session.mount(origin, adapter)
@@ -192,11 +195,10 @@ class Transport:
         self.fingerprint = hashlib.sha256(fingerprint).hexdigest()[:24]
 
     def url(self, path: str) -> str:
-        if path.startswith(("http://", "https://")):
-            if origin_of(path) != self.origin:
-                raise BlockedHost("The git host pointed to another host; the request was not sent.")
-            return path
-        return self.base_url + path
+        url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        if origin_of(url) != self.origin:  # also a relative "@evil.example/…" or ".evil.example"
+            raise BlockedHost("The git host pointed to another host; the request was not sent.")
+        return url
 
     def request(
         self, method: str, path: str, *, params=None, json=None, headers=None, ok_statuses=()
@@ -219,6 +221,11 @@ class Transport:
             raise Unavailable("The git host did not answer in time; try again.") from None
         except requests.ConnectionError:
             raise Unavailable("The git host could not be reached; try again.") from None
+        except requests.exceptions.InvalidHeader:  # its message quotes the header: the credential
+            raise ProviderError(
+                "The credential contains a line break or another character that cannot be sent; "
+                "copy it again."
+            ) from None
         finally:
             self.calls += 1
         log.debug(

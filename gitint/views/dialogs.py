@@ -306,12 +306,12 @@ def check_branch():
     try:
         acting_provider(integration, credential, acting).get_branch(repo_of(repository), name)
     except NotFound:
-        return f"The branch {name} does not exist in {repository.full_name}."
+        return escape(f"The branch {name} does not exist in {repository.full_name}.")
     except AuthExpired as error:
         refused(error, integration, credential, acting)
-        return str(error)
+        return escape(str(error))
     except ProviderError as error:
-        return str(error)
+        return escape(str(error))  # the host's own words: text, never markup
     return ""
 
 

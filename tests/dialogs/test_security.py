@@ -99,6 +99,22 @@ def test_other_tenants_repository_is_not_checked(
     assert body.get_data(as_text=True) == "" and len(host.calls) == 0
 
 
+def test_branch_check_answers_are_text_not_markup(client, setup, host):
+    """Are the typed name and the host's error sentence escaped in the branch check's answer?"""
+    tenant, _, repo = setup
+    typed = "<b>x"
+    host.get(
+        f"https://api.github.com/repos/acme/api/git/ref/heads/{typed}",
+        json={"message": "<a href=https://evil.example>Sign in again</a>"},
+        status=422,
+    )
+    body = get(client, tenant, f"/dialogs/branch-check?repository={repo.id}&base={typed}").text
+    assert "<a " not in body and "&lt;a href=https://evil.example&gt;" in body
+    github_ref(host, branch="<i>y", status=404)
+    body = get(client, tenant, f"/dialogs/branch-check?repository={repo.id}&base=<i>y").text
+    assert body == "The branch &lt;i&gt;y does not exist in acme/api."
+
+
 def test_htmx_dialog_swap_needs_permission(client, setup):
     """Is the pre-filled PR dialog (an htmx GET) permission-checked like the entry?"""
     tenant, _, repo = setup

@@ -2,13 +2,14 @@
 
 import html
 import re
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
 from gitint.crypto import unseal
 from gitint.extensions import db
+from gitint.jira.context import CONTEXT_HEADER
 from gitint.jira.jwt import verify_entry
 from gitint.models import Integration, Repository, Tenant
 from gitint.views.devhost import DEV_ISSUER
@@ -35,6 +36,23 @@ def test_dev_host_is_404_when_dev_is_off(make_app):
     with off.app_context():
         assert off.test_client().get("/dev/jira").status_code == 404
         assert "devhost" not in off.blueprints
+
+
+def test_dev_host_tokens_are_refused_when_dev_is_off(dev_app, make_app):
+    """Are the dev tenant's entry and context tokens (anyone can mint them on /dev/jira) refused
+    by an app on the same database without GITINT_DEV?"""
+    path, query = _frame(_open(dev_app.test_client(), "admin", "admin"))
+    url = f"{path}?{urlencode(query)}"
+    entered = dev_app.test_client().get(url)
+    assert entered.status_code == 200
+    context = re.search(r'name="gitint-context" content="([^"]+)"', entered.get_data(as_text=True))
+    off = make_app(GITINT_DEV=False)
+    with off.app_context():
+        client = off.test_client()
+        assert client.get(url).status_code == 401
+        headers = {CONTEXT_HEADER: context.group(1), "HX-Request": "true"}
+        assert client.get("/admin/integrations", headers=headers).status_code == 401
+        assert client.post("/admin/integrations/new", headers=headers).status_code == 401
 
 
 def test_dev_host_page_looks_like_an_issue(dev_app):

@@ -99,3 +99,18 @@ def test_canary_iam_secret_never_leaks(client, tenant, make_integration, fake_ho
     raw = db.session.execute(text("SELECT ciphertext FROM credentials")).scalar_one()
     assert CANARY not in raw
     assert "ending in MPLE" in seen[1].text
+
+
+def test_token_with_a_line_break_is_refused_without_quoting_it(client, tenant, github, host, logs):
+    """A token with a line break inside (only a hand-made request can send one): a 422 with a
+    sentence, not a 500 whose traceback quotes the Authorization header in the log."""
+    github_says(host)
+    token = CANARY[:12] + "\n" + CANARY[12:]
+    response = client.post(
+        f"/pats/{github.id}", data={"token": token}, headers=context_headers(tenant)
+    )
+    assert response.status_code == 422 and "line break" in response.text
+    for record in logs.records:
+        assert record.exc_info is None, record.getMessage()
+    assert_clean([response], logs, CANARY[:12], CANARY[12:])
+    assert db.session.scalar(select(Credential)) is None

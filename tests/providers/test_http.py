@@ -106,6 +106,29 @@ def test_transport_refuses_other_origin(mocked):
     assert len(mocked.calls) == 0
 
 
+@pytest.mark.parametrize(
+    "link", ["@evil.example/user/repos", ".evil.example/x", ":443@evil.example/"]
+)
+def test_transport_refuses_a_relative_link_that_changes_the_host(mocked, link):
+    """Is a relative Link glued onto a base URL without a path ("https://api.github.com" +
+    "@evil.example/…") refused too, so the credential never goes to another host?"""
+    transport = Transport("https://api.github.com", {"Authorization": "Bearer t"})
+    with pytest.raises(BlockedHost):
+        transport.request("GET", link)
+    assert len(mocked.calls) == 0
+
+
+def test_transport_never_quotes_a_credential_it_cannot_send(mocked):
+    """A token with a line break: a ProviderError without the token (requests' own error quotes
+    the whole Authorization header, and would reach a 500 and the log)."""
+    transport = Transport("https://api.github.com", {"Authorization": "Bearer sEcReT\nt0ken"})
+    with pytest.raises(ProviderError) as raised:
+        transport.request("GET", "/user")
+    assert "sEcReT" not in str(raised.value) and "t0ken" not in str(raised.value)
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    assert len(mocked.calls) == 0
+
+
 def test_transport_connection_error_is_unavailable(mocked):
     """Is an unreachable host Unavailable?"""
     mocked.get("https://api.github.com/user", body=requests.ConnectionError("refused"))
@@ -215,3 +238,17 @@ def test_generic_error_mapping(status, headers, error):
     assert type(result) is error
     assert result.status == status
     assert str(result).endswith(".")
+
+
+def test_sessions_keep_no_cookies_between_callers():
+    """Does a host's Set-Cookie stay out of the next caller's request on the shared session?"""
+    import responses as rsps
+
+    from gitint.providers.http import Transport
+
+    with rsps.RequestsMock() as mock:
+        mock.get("https://git.example.com/a", json={}, headers={"Set-Cookie": "sid=user-a"})
+        mock.get("https://git.example.com/b", json={})
+        Transport("https://git.example.com", {"Authorization": "Bearer a"}).get_json("/a")
+        Transport("https://git.example.com", {"Authorization": "Bearer b"}).get_json("/b")
+        assert "Cookie" not in mock.calls[1].request.headers
