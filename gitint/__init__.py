@@ -60,7 +60,7 @@ def init_security(app: Flask) -> None:
 
 
 def init_views(app: Flask) -> None:
-    from .views import admin, devhost, dialogs, health, lifecycle, pats
+    from .views import admin, dialogs, health, lifecycle, pats
 
     app.register_blueprint(admin.bp)
     app.register_blueprint(dialogs.bp)
@@ -68,6 +68,8 @@ def init_views(app: Flask) -> None:
     app.register_blueprint(lifecycle.bp)
     app.register_blueprint(pats.bp)
     if app.config["GITINT_DEV"]:  # the development Jira host exists only in dev
+        from .dev import devhost
+
         app.register_blueprint(devhost.bp)
 
 

@@ -125,8 +125,8 @@ def demo(host: str, port: int):
     from werkzeug import serving
 
     from . import create_app, sync
-    from .fakehost import FakeGitHost, demo_state
-    from .views.devhost import USERS, ensure_demo_integrations, ensure_dev_tenant
+    from .dev.devhost import USERS, ensure_demo_integrations, ensure_dev_tenant
+    from .dev.fakehost import FakeGitHost, demo_state
 
     os.environ["GITINT_DEV"] = "1"
     os.environ["GITINT_ALLOW_PRIVATE_HOSTS"] = "1"

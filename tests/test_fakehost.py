@@ -2,7 +2,7 @@
 
 import pytest
 
-from gitint.fakehost import FakeGitHost, demo_state
+from gitint.dev.fakehost import FakeGitHost, demo_state
 from gitint.providers import make_provider
 from gitint.providers.base import AuthExpired, BranchExists, HostSettings, PullRequestExists
 

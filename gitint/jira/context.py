@@ -17,7 +17,6 @@ from flask import abort, current_app, g, render_template, request
 from ..crypto import keyring
 from ..extensions import db
 from ..models import Tenant
-from ..views.devhost import DEV_ISSUER
 from . import rest
 from .jwt import JWTRejected, unverified, verify_entry
 from .rest import JiraUnavailable
@@ -29,6 +28,7 @@ VIEW_DEV_TOOLS = "VIEW_DEV_TOOLS"
 ADMINISTER = "ADMINISTER"
 PERMISSION_NAMES = {VIEW_DEV_TOOLS: "View Development Tools", ADMINISTER: "Jira administrator"}
 STATE_CHANGING = {"POST", "PUT", "DELETE"}
+DEV_ISSUER = "gitint-dev"  # the development host's tenant (gitint/dev/devhost.py)
 
 
 @dataclass(frozen=True)

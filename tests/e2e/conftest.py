@@ -15,8 +15,8 @@ from werkzeug.serving import make_server
 
 from gitint import create_app
 from gitint.crypto import seal
+from gitint.dev.fakehost import FakeGitHost, demo_state
 from gitint.extensions import db
-from gitint.fakehost import FakeGitHost, demo_state
 from tests.conftest import TEST_KEY
 
 CHROMIUM = os.environ.get("GITINT_CHROMIUM", "/usr/bin/chromium")

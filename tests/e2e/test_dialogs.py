@@ -11,9 +11,9 @@ import pytest
 
 from gitint import sync
 from gitint.crypto import seal
+from gitint.dev.devhost import ensure_demo_integrations, ensure_dev_tenant
 from gitint.extensions import db
 from gitint.models import Credential
-from gitint.views.devhost import ensure_demo_integrations, ensure_dev_tenant
 from tests.e2e.conftest import SCREENSHOTS, screenshot
 
 pytestmark = pytest.mark.browser

@@ -9,10 +9,9 @@ from sqlalchemy import func, select
 
 from gitint.crypto import unseal
 from gitint.extensions import db
-from gitint.jira.context import CONTEXT_HEADER
+from gitint.jira.context import CONTEXT_HEADER, DEV_ISSUER
 from gitint.jira.jwt import verify_entry
 from gitint.models import Integration, Repository, Tenant
-from gitint.views.devhost import DEV_ISSUER
 from tests.conftest import _reset_schema, entry_token
 
 SECRET = "embedded-shared-secret-0123456789abcdef"

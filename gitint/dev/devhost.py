@@ -17,12 +17,12 @@ from sqlalchemy import select
 
 from ..crypto import seal, unseal
 from ..extensions import db
+from ..jira.context import DEV_ISSUER
 from ..jira.jwt import query_hash, sign
 from ..models import Integration, Tenant
 
 bp = Blueprint("devhost", __name__, url_prefix="/dev")
 
-DEV_ISSUER = "gitint-dev"
 TOKEN_TTL = 180
 ISSUE = {
     "key": "DEV-1",
@@ -91,7 +91,7 @@ DEMO_BOT_TOKEN = "ghp_demo_integration_token"  # noqa: S105 - the local fake hos
 
 
 def ensure_demo_integrations(tenant: Tenant, githost_url: str) -> list[Integration]:
-    """Integrations on the demo's local fake git host (gitint/fakehost.py), created once and
+    """Integrations on the demo's local fake git host (gitint/dev/fakehost.py), created once and
     pointed at wherever the fake host listens this time."""
     integrations = []
     for name, require_pat in DEMO_INTEGRATIONS.items():

@@ -1,0 +1,1 @@
+"""Development-only code: the dev Jira host (Connect and Forge modes) and the demo git host."""
