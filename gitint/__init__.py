@@ -60,10 +60,11 @@ def init_security(app: Flask) -> None:
 
 
 def init_views(app: Flask) -> None:
-    from .views import admin, dialogs, health, lifecycle, pats
+    from .views import admin, dialogs, forge, health, lifecycle, pats
 
     app.register_blueprint(admin.bp)
     app.register_blueprint(dialogs.bp)
+    app.register_blueprint(forge.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(lifecycle.bp)
     app.register_blueprint(pats.bp)

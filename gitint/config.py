@@ -33,5 +33,13 @@ def from_environment(instance_path: str) -> dict:
         "GITINT_INSTALL_KEYS_URL": os.environ.get(
             "GITINT_INSTALL_KEYS_URL", "https://connect-install-keys.atlassian.com"
         ),
+        # Forge (SPEC §3): off unless the app's ARI is set
+        "GITINT_FORGE_APP_ID": os.environ.get("GITINT_FORGE_APP_ID", "").strip() or None,
+        "GITINT_FORGE_JWKS_URL": os.environ.get(
+            "GITINT_FORGE_JWKS_URL",
+            "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json",
+        ),
+        "GITINT_FORGE_ENVIRONMENT_ID": os.environ.get("GITINT_FORGE_ENVIRONMENT_ID", "").strip()
+        or None,
         "WTF_CSRF_ENABLED": False,  # the context-token header is the CSRF defence (SPEC §4)
     }

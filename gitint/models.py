@@ -29,6 +29,7 @@ PROVIDER_KINDS = (
     "tfs",
     "codecommit",
 )
+TENANT_KINDS = ("forge", "connect", "embedded")
 CREDENTIAL_STATUSES = ("valid", "expired", "revoked", "insufficient")
 DEFAULT_TEMPLATE = "${issuekey}-${summary}"
 
@@ -42,10 +43,12 @@ def _in(column: str, values) -> str:
 
 
 class Tenant(db.Model):
-    """A Jira site: Connect (installed by lifecycle callback) or embedded (added by the CLI)."""
+    """A Jira site: Forge (installed by the Forge lifecycle or its first invocation; ``issuer``
+    is the installation id and there is no shared secret), Connect (installed by lifecycle
+    callback) or embedded (added by the CLI)."""
 
     __tablename__ = "tenants"
-    __table_args__ = (CheckConstraint(_in("kind", ("connect", "embedded")), name="kind"),)
+    __table_args__ = (CheckConstraint(_in("kind", TENANT_KINDS), name="kind"),)
     SECRET_FIELD = "shared_secret_ct"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -54,7 +57,9 @@ class Tenant(db.Model):
     name: Mapped[str] = mapped_column(String(255), default="")
     base_url: Mapped[str] = mapped_column(String(500))
     display_url: Mapped[str | None] = mapped_column(String(500))
-    shared_secret_ct: Mapped[str] = mapped_column(Text)
+    shared_secret_ct: Mapped[str | None] = mapped_column(Text)  # none for Forge tenants
+    cloud_id: Mapped[str | None] = mapped_column(String(64))  # Forge: the site's cloudId
+    api_base_url: Mapped[str | None] = mapped_column(String(500))  # Forge: app.apiBaseUrl
     installed: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

@@ -17,7 +17,7 @@ from flask import abort, current_app, g, render_template, request
 from ..crypto import keyring
 from ..extensions import db
 from ..models import Tenant
-from . import rest
+from . import forge, rest
 from .jwt import JWTRejected, unverified, verify_entry
 from .rest import JiraUnavailable
 
@@ -113,8 +113,34 @@ def context_from_entry(tenant: Tenant, claims: dict) -> Context:
     return ctx
 
 
+def context_from_forge(invocation: forge.Invocation) -> Context:
+    """The Context of a verified Forge call (views/forge.py puts it on the inner request)."""
+    if not invocation.account_id:
+        raise JWTRejected("no user in token")
+    tenant = forge.tenant_of(invocation)
+    summary = issue_type = None
+    if invocation.issue_key:
+        summary, issue_type = rest.forge_issue_details(
+            tenant, invocation.user_token, invocation.account_id, invocation.issue_key
+        )
+    return Context(
+        tenant_id=tenant.id,
+        tenant_kind=tenant.kind,
+        account_id=invocation.account_id,
+        project_key=invocation.project_key,
+        project_id=invocation.project_id,
+        issue_key=invocation.issue_key,
+        issue_summary=summary,
+        issue_type=issue_type,
+    )
+
+
 def _authenticate() -> Context:
-    """The verified caller of this request, from ``?jwt=`` (GET entry) or the context header."""
+    """The verified caller of this request: a Forge call (verified by views/forge.py), the
+    ``?jwt=`` of an iframe entry (GET), or the context header of a later call."""
+    invocation = request.environ.get(forge.ENVIRON_KEY)
+    if invocation is not None:
+        return context_from_forge(invocation)
     token = request.args.get("jwt")
     if token is not None:
         if request.method != "GET":
@@ -163,9 +189,17 @@ def _unverified_tenant_id(token: str) -> int | None:
 
 
 def has_permission(ctx: Context, permission: str) -> bool:
-    """Embedded tenants: the vouched claim. Connect tenants: Jira REST (positive answers cached)."""
+    """Embedded tenants: the vouched claim. Connect and Forge tenants: Jira REST (positive
+    answers cached); Forge asks with the user's token of this very call."""
     if ctx.tenant_kind == "embedded":
         return permission in ctx.permissions
+    if ctx.tenant_kind == "forge":
+        invocation = request.environ.get(forge.ENVIRON_KEY)
+        if invocation is None:
+            return False
+        return rest.forge_has_permission(
+            ctx.tenant, invocation.user_token, ctx.account_id, ctx.project_id, permission
+        )
     return rest.has_permission(ctx.tenant, ctx.account_id, ctx.project_id, permission)
 
 

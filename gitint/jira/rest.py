@@ -1,9 +1,13 @@
-"""Jira Cloud's REST API, called as the app (Connect tenants): permissions and issue details.
+"""Jira Cloud's REST API: permissions and issue details.
 
-Each call carries an app-signed HS256 JWT (``iss`` = app key, ``qsh`` of that exact request,
-3-minute expiry). References:
+Connect tenants: each call carries an app-signed HS256 JWT (``iss`` = app key, ``qsh`` of that
+exact request, 3-minute expiry). Forge tenants: each call carries the user's OAuth token that
+Forge sent with the invocation (``x-forge-oauth-user``), to ``{apiBaseUrl}/rest/api/3/…``;
+the token is used for this request only. References:
 https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-permissions/#api-rest-api-3-permissions-check-post
 https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-get
+https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-permissions/#api-rest-api-3-mypermissions-get
+https://developer.atlassian.com/platform/forge/remote/calling-product-apis/
 """
 
 import re
@@ -28,6 +32,7 @@ ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
 
 clock = time.monotonic  # replaced in tests
 _granted: OrderedDict[tuple, float] = OrderedDict()
+_issues: OrderedDict[tuple, tuple[float, str | None, str | None]] = OrderedDict()
 _lock = threading.Lock()
 _session = requests.Session()
 _session.trust_env = False  # no proxies or .netrc credentials from the environment
@@ -106,6 +111,7 @@ def _remember(key: tuple) -> None:
 def clear_cache() -> None:
     with _lock:
         _granted.clear()
+        _issues.clear()
 
 
 def has_permission(
@@ -155,10 +161,92 @@ def issue_details(tenant: Tenant, issue_key: str) -> tuple[str | None, str | Non
     response = call(tenant, "GET", f"/rest/api/3/issue/{issue_key}", params=params)
     if response.status_code != 200:
         return None, None
-    fields = _json(response).get("fields") or {}
+    return _issue_fields(_json(response))
+
+
+def _issue_fields(data: dict) -> tuple[str | None, str | None]:
+    fields = data.get("fields") if isinstance(data.get("fields"), dict) else {}
     issue_type = fields.get("issuetype") if isinstance(fields.get("issuetype"), dict) else {}
     summary = fields.get("summary")
     return (
         summary if isinstance(summary, str) else None,
         issue_type.get("name") if isinstance(issue_type.get("name"), str) else None,
     )
+
+
+# ---------------------------------------------------------------- Forge tenants (user token)
+
+
+def forge_call(tenant: Tenant, token: str | None, path: str, params: dict) -> requests.Response:
+    """One GET to the Forge tenant's Jira with the user's token: timeouts, no redirects."""
+    if not token:
+        raise JiraUnavailable(
+            "Jira did not pass your authorization to the app; an administrator may need to "
+            "grant the app's permissions again."
+        )
+    url = f"{tenant.api_base_url}{path}?{urlencode(params)}"
+    headers = {"Authorization": "Bearer " + token, "Accept": "application/json"}
+    try:
+        response = _session.get(url, headers=headers, timeout=TIMEOUT, allow_redirects=False)
+    except requests.Timeout:
+        raise JiraUnavailable("Jira did not answer in time. Try again in a moment.") from None
+    except requests.RequestException:
+        raise JiraUnavailable("Jira could not be reached. Try again in a moment.") from None
+    if response.status_code >= 500 or 300 <= response.status_code < 400:
+        raise JiraUnavailable(f"Jira answered with an error (HTTP {response.status_code}).")
+    if response.status_code == 401:
+        raise JiraUnavailable("Jira did not accept the app's authorization. Open this again.")
+    return response
+
+
+def forge_has_permission(
+    tenant: Tenant, token: str | None, account_id: str, project_id: str | None, permission: str
+) -> bool:
+    """Does Jira grant ``permission`` to the calling user (``mypermissions`` with their token)?
+
+    Positive answers are cached per worker for ≤ 60 s, as for Connect.
+    """
+    if not account_id:
+        return False
+    is_global = permission in GLOBAL_PERMISSIONS
+    if not is_global and not (project_id and str(project_id).isdigit()):
+        return False
+    key = ("forge", tenant.id, account_id, None if is_global else str(project_id), permission)
+    if _cached(key):
+        return True
+    params = {"permissions": permission}
+    if not is_global:
+        params["projectId"] = str(project_id)
+    response = forge_call(tenant, token, "/rest/api/3/mypermissions", params)
+    if response.status_code != 200:
+        raise JiraUnavailable(f"Jira could not check permissions (HTTP {response.status_code}).")
+    entry = (_json(response).get("permissions") or {}).get(permission)
+    granted = isinstance(entry, dict) and entry.get("havePermission") is True
+    if granted:
+        _remember(key)
+    return granted
+
+
+def forge_issue_details(
+    tenant: Tenant, token: str | None, account_id: str, issue_key: str
+) -> tuple[str | None, str | None]:
+    """The issue's summary and type name as the user sees them (cached ≤ 60 s per user and
+    issue), or (None, None) when Jira does not show it."""
+    if not ISSUE_KEY.match(issue_key or ""):
+        return None, None
+    key = (tenant.id, account_id, issue_key)
+    with _lock:
+        cached = _issues.get(key)
+        if cached and cached[0] > clock():
+            return cached[1], cached[2]
+    params = {"fields": "summary,issuetype"}
+    response = forge_call(tenant, token, f"/rest/api/3/issue/{issue_key}", params)
+    if response.status_code != 200:
+        return None, None
+    details = _issue_fields(_json(response))
+    with _lock:
+        _issues[key] = (clock() + PERMISSION_TTL, *details)
+        _issues.move_to_end(key)
+        while len(_issues) > CACHE_SIZE:
+            _issues.popitem(last=False)
+    return details
