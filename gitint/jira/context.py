@@ -242,10 +242,33 @@ def frame_ancestors() -> str:
     return " ".join(sorted(origins))
 
 
+CONNECT_JS = "https://connect-cdn.atl-paas.net/all.js"  # Atlassian's Connect JavaScript client
+
+
+def connect_js_url() -> str | None:
+    """The Connect JavaScript client a page loads first (base.html), decided here only:
+    Atlassian's all.js for a Connect tenant's pages (its 401/403 pages too), the local stand-in
+    (static/dev/connect-all.js) for the dev host's tenant when GITINT_DEV is on, else none."""
+    ctx, dev = g.get("ctx"), current_app.config["GITINT_DEV"]
+    kind, tenant = (ctx.tenant_kind if ctx else None), None
+    if kind is None or (kind == "embedded" and dev):  # without GITINT_DEV a caller's kind is enough
+        tenant_id = ctx.tenant_id if ctx else g.get("frame_tenant_id")
+        tenant = db.session.get(Tenant, tenant_id) if tenant_id else None
+        kind = tenant.kind if tenant else None
+    if kind == "connect":
+        return CONNECT_JS
+    if kind == "embedded" and dev and tenant.issuer == DEV_ISSUER:
+        return current_app.url_for("static", filename="dev/connect-all.js")
+    return None
+
+
 def security_headers(response):
-    """CSP framed only by the tenant's Jira, no inline script, no referrer, no caching."""
+    """CSP framed only by the tenant's Jira, no inline script, no referrer, no caching; a
+    Connect tenant's pages may load Atlassian's all.js from its CDN."""
+    connect_js = urlsplit(connect_js_url() or "")  # the stand-in is ours: 'self' covers it
+    cdn = f" {connect_js.scheme}://{connect_js.netloc}" if connect_js.netloc else ""
     response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"default-src 'self'; script-src 'self'{cdn}; style-src 'self'; img-src 'self' data:; "
         f"connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
         f"frame-ancestors {g.get('frame_ancestors') or frame_ancestors()}"
     )
@@ -263,4 +286,5 @@ def jira_unavailable(error: JiraUnavailable):
 
 def init_app(app) -> None:
     app.after_request(security_headers)
+    app.add_template_global(connect_js_url)
     app.register_error_handler(JiraUnavailable, jira_unavailable)
