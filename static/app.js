@@ -36,7 +36,9 @@
     }
   });
   window.gitintCloseDialog = function () {
-    if (window.AP && window.AP.dialog) {
+    if (window.gitintHost && window.gitintHost.close) {
+      window.gitintHost.close(); // the Forge frame (forge/src/gitint-forge.js): view.close()
+    } else if (window.AP && window.AP.dialog) {
       window.AP.dialog.close();
     } else if (window.parent !== window) {
       window.parent.postMessage({ type: "closeDialog" }, window.location.origin);
