@@ -21,6 +21,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_database(app)
     init_keyring(app)
     init_security(app)
+    init_delivery(app)
     init_views(app)
     init_cli(app)
     return app
@@ -57,6 +58,12 @@ def init_security(app: Flask) -> None:
     from .jira.context import init_app as init_context
 
     init_context(app)
+
+
+def init_delivery(app: Flask) -> None:
+    from .assets import init_app as init_assets
+
+    init_assets(app)
 
 
 def init_views(app: Flask) -> None:

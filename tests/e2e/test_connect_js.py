@@ -2,6 +2,8 @@
 for all.js (static/dev/connect-all.js), the dev host (static/devhost.js) answers it, the frame
 follows its content height, and Cancel / Escape close the dialog through AP.dialog.close()."""
 
+import re
+
 import pytest
 
 from gitint import sync
@@ -68,7 +70,9 @@ def test_handshake_resizes_the_frame_to_its_content(page, live, demo):
     frame = open_dialog(page, live)
     expect(frame.get_by_role("heading", name="Create branch")).to_be_visible()
     first_script = frame.locator("head script").first
-    assert first_script.get_attribute("src") == "/static/dev/connect-all.js"
+    assert re.fullmatch(
+        r"/static/dev/connect-all\.[0-9a-f]{10}\.js", first_script.get_attribute("src")
+    )
     assert frame.locator("body > .ac-content > #main").count() == 1
     assert frame.locator("html").evaluate("() => typeof window.AP.dialog.close") == "function"
 

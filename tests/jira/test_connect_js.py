@@ -5,12 +5,14 @@ and Forge load none (gitint.jira.context.connect_js_url decides)."""
 import html
 import re
 import time
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import responses
 from flask import g
 
+from gitint.assets import manifest
 from gitint.crypto import unseal
 from gitint.dev.devhost import ensure_dev_tenant
 from gitint.extensions import db
@@ -24,7 +26,7 @@ ISSUE = f"{JIRA}/rest/api/3/issue/DEV-1"
 GRANTED = {"projectPermissions": [{"permission": "VIEW_DEV_TOOLS", "projects": [10000]}]}
 DENIED = {"projectPermissions": [{"permission": "VIEW_DEV_TOOLS", "projects": []}]}
 CDN = "https://connect-cdn.atl-paas.net"
-STAND_IN = "/static/dev/connect-all.js"
+STAND_IN = "/static/" + manifest(str(Path(__file__).parents[2] / "static"))["dev/connect-all.js"]
 DIALOG = "/dialogs/create-branch"
 
 
@@ -104,7 +106,7 @@ def test_embedded_dialog_loads_no_connect_js(client, make_tenant):
     response = client.get(entry_url(tenant, DIALOG, ISSUE_PARAMS))
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert "all.js" not in page  # neither Atlassian's nor the stand-in
+    assert "all.js" not in page and "connect-all" not in page  # neither Atlassian's nor ours
     assert "/static/vendor/htmx" in head_scripts(page)[0]
     assert_in_ac_content(page)
     assert script_src_directive(response) == "'self'"

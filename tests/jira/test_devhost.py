@@ -65,7 +65,7 @@ def test_dev_host_page_looks_like_an_issue(dev_app):
         assert f"user={user}" in page
     assert "Git: personal access tokens" in page and "Manage Git repositories" in page
     assert "<iframe" not in page  # nothing is open until a button is used
-    assert re.search(r"<script[^>]*src=\"[^\"]*devhost\.js\"", page)
+    assert re.search(r"<script[^>]*src=\"[^\"]*devhost\.[0-9a-f]{10}\.js\"", page)
 
 
 @pytest.mark.parametrize(
