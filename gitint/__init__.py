@@ -79,8 +79,10 @@ def init_views(app: Flask) -> None:
         from .dev import devhost
 
         app.register_blueprint(devhost.bp)
+        from .dev import forge as dev_forge
 
 
+        app.register_blueprint(dev_forge.bp)  # its Forge mode (platform, bridge, fake Jira REST)
 def init_cli(app: Flask) -> None:
     from .cli import gitint
 

@@ -125,6 +125,7 @@ def demo(host: str, port: int):
     from werkzeug import serving
 
     from . import create_app, sync
+    from .dev import forge as dev_forge
     from .dev.devhost import USERS, ensure_demo_integrations, ensure_dev_tenant
     from .dev.fakehost import FakeGitHost, demo_state
 
@@ -134,18 +135,29 @@ def demo(host: str, port: int):
     base_url = (os.environ.get("GITINT_BASE_URL") or f"http://{public_host}:{port}").rstrip("/")
     settings = {**current_app.config, "GITINT_BASE_URL": base_url}
     settings.update(GITINT_DEV=True, GITINT_ALLOW_PRIVATE_HOSTS=True)
+    settings.update(dev_forge.settings_for(base_url))  # Forge calls signed by the dev host's key
     app = create_app(settings)  # a fresh app: the dev host is registered only at creation
     githost = FakeGitHost(demo_state()).start()  # a local GitHub-shaped host for the demo
     with app.app_context():
         upgrade()
-        tenant = ensure_dev_tenant(base_url)
+        tenants = {
+            "Connect": ensure_dev_tenant(base_url),
+            "Forge": dev_forge.ensure_tenant(base_url),
+        }
         db.session.commit()
-        for integration in ensure_demo_integrations(tenant, githost.base_url):
-            outcome = sync.run(integration.id, sync.claim(integration.id, force=True))
-            click.echo(f"Synced {outcome.done} repositories into {integration.name!r}.")
+        for mode, tenant in tenants.items():
+            for integration in ensure_demo_integrations(tenant, githost.base_url):
+                outcome = sync.run(integration.id, sync.claim(integration.id, force=True))
+                click.echo(
+                    f"Synced {outcome.done} repositories into {integration.name!r} ({mode} mode)."
+                )
         db.session.remove()
         db.engine.dispose()
     click.echo(f"gitint demo is ready. Open {base_url}/dev/jira")
+    click.echo(
+        f"Forge mode (the Forge resource calling gitint as its Forge Remote): {base_url}"
+        "/dev/jira?mode=forge, or the Connect | Forge switch at the top of the page."
+    )
     click.echo("Switch users at the top of that page: " + ", ".join(USERS) + ".")
     click.echo(
         f"A fake git host runs at {githost.base_url}; when asked for a personal access token,"

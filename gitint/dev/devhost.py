@@ -135,10 +135,15 @@ def signed_path(tenant: Tenant, user: DevUser, path: str, params: dict) -> str:
 
 @bp.get("/jira")
 def jira():
-    """A Jira-like issue page; ``?user=`` picks who is signed in, ``?open=`` what is opened."""
+    """A Jira-like issue page; ``?user=`` picks who is signed in, ``?open=`` what is opened,
+    ``?mode=forge`` opens it as Jira Cloud runs a Forge app (gitint/dev/forge.py)."""
     user_key = request.args.get("user") if request.args.get("user") in USERS else "developer"
     user = USERS[user_key]
-    tenant = ensure_dev_tenant(current_app.config["GITINT_BASE_URL"], request.host_url)
+    if request.args.get("mode") == "forge":  # the same page as a Forge app sees it
+        from .forge import jira_page
+
+        return jira_page(user_key)
+    tenant = ensure_dev_tenant(current_app.config["GITINT_BASE_URL"])  # never the Host header
     db.session.commit()
     frame = None
     target = TARGETS.get(request.args.get("open", ""))

@@ -204,18 +204,20 @@ def forge_has_permission(
 ) -> bool:
     """Does Jira grant ``permission`` to the calling user (``mypermissions`` with their token)?
 
-    Positive answers are cached per worker for ≤ 60 s, as for Connect.
+    A project permission without a project (the PAT page) asks whether the user has it in
+    any project, which is what ``mypermissions`` answers without ``projectId``. Positive
+    answers are cached per worker for ≤ 60 s, as for Connect.
     """
     if not account_id:
         return False
-    is_global = permission in GLOBAL_PERMISSIONS
-    if not is_global and not (project_id and str(project_id).isdigit()):
+    in_project = permission not in GLOBAL_PERMISSIONS and project_id is not None
+    if in_project and not str(project_id).isdigit():
         return False
-    key = ("forge", tenant.id, account_id, None if is_global else str(project_id), permission)
+    key = ("forge", tenant.id, account_id, str(project_id) if in_project else None, permission)
     if _cached(key):
         return True
     params = {"permissions": permission}
-    if not is_global:
+    if in_project:
         params["projectId"] = str(project_id)
     response = forge_call(tenant, token, "/rest/api/3/mypermissions", params)
     if response.status_code != 200:

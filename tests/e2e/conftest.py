@@ -15,6 +15,7 @@ from werkzeug.serving import make_server
 
 from gitint import create_app
 from gitint.crypto import seal
+from gitint.dev import forge as dev_forge
 from gitint.dev.fakehost import FakeGitHost, demo_state
 from gitint.extensions import db
 from tests.conftest import TEST_KEY
@@ -104,9 +105,11 @@ def live(tmp_path, githost):
             "GITINT_ALLOW_PRIVATE_HOSTS": True,
         }
     )
+    app.instance_path = str(tmp_path / "instance")  # e.g. the dev host's Forge signing key
     server = make_server("127.0.0.1", 0, app, threaded=True)
     base_url = f"http://127.0.0.1:{server.server_port}"
     app.config["GITINT_BASE_URL"] = base_url
+    app.config.update(dev_forge.settings_for(base_url, {}))  # Forge calls from the dev host
     with app.app_context():
         db.create_all()
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -113,12 +113,13 @@ def test_other_targets_open_with_signed_urls(dev_app, target, path):
 
 
 def test_dev_tenant_is_framed_by_our_own_origin(dev_app):
-    """Is the dev tenant's base URL GITINT_BASE_URL, and another local origin its display URL?"""
+    """Is the dev tenant framed by GITINT_BASE_URL only, whatever Host header a request sends?"""
     client = dev_app.test_client()
-    client.get("/dev/jira")
+    response = client.get("/dev/jira", base_url="http://evil.example")
     tenant = db.session.scalar(select(Tenant).where(Tenant.issuer == DEV_ISSUER))
     assert tenant.base_url == dev_app.config["GITINT_BASE_URL"]
-    assert tenant.display_url == "http://localhost"  # the test client's origin
+    assert tenant.display_url is None
+    assert "evil.example" not in response.headers["Content-Security-Policy"]
     secret = unseal(tenant)
     client.get("/dev/jira", base_url="http://gitint.test")
     db.session.expire_all()
@@ -210,7 +211,7 @@ def test_demo_sets_up_and_is_safe_to_run_again(app, runner, monkeypatch):
     assert "http://127.0.0.1:5099/dev/jira" in first.output
     host, port, served_app = served[0]
     assert (host, port) == ("127.0.0.1", 5099)
-    assert first.output.count("Synced 43 repositories") == 2  # both demo integrations
+    assert first.output.count("Synced 43 repositories") == 4  # both, Connect and Forge mode
     assert served_app.config["GITINT_DEV"] and served_app.config["GITINT_ALLOW_PRIVATE_HOSTS"]
     assert "devhost" in served_app.blueprints
     tenant = _tenant(DEV_ISSUER)
@@ -221,8 +222,8 @@ def test_demo_sets_up_and_is_safe_to_run_again(app, runner, monkeypatch):
     assert unseal(_tenant(DEV_ISSUER)) == secret
     count = select(func.count()).select_from(Tenant).where(Tenant.issuer == DEV_ISSUER)
     assert db.session.scalar(count) == 1
-    assert db.session.scalar(select(func.count()).select_from(Integration)) == 2
-    assert db.session.scalar(select(func.count()).select_from(Repository)) == 2 * 43
+    assert db.session.scalar(select(func.count()).select_from(Integration)) == 2 * 2
+    assert db.session.scalar(select(func.count()).select_from(Repository)) == 2 * 2 * 43
     with served[1][2].test_client() as client:
         assert client.get("/dev/jira").status_code == 200
     with served[1][2].app_context():

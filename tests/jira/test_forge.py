@@ -430,6 +430,17 @@ def test_permission_is_checked_with_the_user_token(forge_app, client, keys, jira
     assert "projectId=10000" in permission_call.request.url
 
 
+def test_pat_page_asks_for_the_permission_in_any_project(forge_app, client, keys, jira):
+    """Does the PAT page (no project in its context) ask mypermissions without projectId?"""
+    payload = claims()
+    payload["context"] = {**payload["context"], "extension": {"type": "jira:personalSettingsPage"}}
+    jira_grants(jira, "VIEW_DEV_TOOLS")
+    envelope = call(client, keys, token=fit(keys, payload), path="/pats", query=[]).get_json()
+    assert envelope["status"] == 200 and "Git: personal access tokens" in envelope["html"]
+    [asked] = [c.request.url for c in jira.calls if "mypermissions" in c.request.url]
+    assert "projectId" not in asked and "permissions=VIEW_DEV_TOOLS" in asked
+
+
 def test_admin_pages_need_jira_administrator(forge_app, client, keys, jira):
     """Is the admin page 403 for a developer and 200 for a Jira administrator?"""
     payload = claims()
