@@ -1,8 +1,9 @@
 """Branch names: the integration's template → a name git and the hosts accept, and the rules.
 
 The rules are those of ``git check-ref-format --branch`` (https://git-scm.com/docs/
-git-check-ref-format) plus the hosts' own limits (length in bytes, no 40-hex names that look like
-a commit id, no ``refs/`` prefix).
+git-check-ref-format) plus, for a branch about to be created, the hosts' own limits (length in
+bytes, no 40-hex names that look like a commit id, no ``refs/`` prefix). Every branch name from a
+form passes ``validate_branch_name`` before any host call.
 """
 
 import re
@@ -13,6 +14,7 @@ DEFAULT_SEPARATOR = "-"
 REFUSED = set(" ~^:?*[\\") | {chr(c) for c in range(32)} | {"\x7f"}
 HEX40 = re.compile(r"[0-9a-fA-F]{40}")
 VARIABLE = re.compile(r"\$\{(issuekey|projectkey|summary|issuetype)\}", re.IGNORECASE)
+EXISTING_MAX_BYTES = 1024  # a bound for a branch typed by hand (git itself sets none)
 
 
 def _text(value: str | None) -> str:
@@ -101,8 +103,13 @@ def cut(name: str, max_length: int, separator: str = DEFAULT_SEPARATOR) -> str:
     return result
 
 
-def validate_branch_name(name: str, max_length: int = 200) -> list[str]:
-    """Every rule ``name`` breaks, as sentences; an empty list means git and the host accept it."""
+def validate_branch_name(name: str, max_length: int = 200, *, new: bool = True) -> list[str]:
+    """Every rule ``name`` breaks, as sentences; an empty list means git and the host accept it.
+
+    ``new``: a name for a branch to create, with the hosts' limits and ``max_length``. Otherwise
+    a branch that should exist (base, source, target): git's rules only, up to
+    ``EXISTING_MAX_BYTES``.
+    """
     if not name:
         return ["Enter a branch name."]
     if _text(name) != name:
@@ -134,13 +141,14 @@ def validate_branch_name(name: str, max_length: int = 200) -> list[str]:
         problems.append("No part of a branch name (between “/”) can end with “.lock”.")
     if name in ("@", "HEAD"):
         problems.append(f"A branch cannot be named “{name}”.")
-    if name.startswith("refs/"):
+    if new and name.startswith("refs/"):
         problems.append("A branch name cannot start with “refs/”.")
-    if HEX40.fullmatch(name):
+    if new and HEX40.fullmatch(name):
         problems.append(
             "A branch name cannot be 40 hexadecimal characters (it looks like a commit)."
         )
+    limit = max_length if new else EXISTING_MAX_BYTES
     size = len(name.encode())
-    if size > max_length:
-        problems.append(f"The name is {size} bytes long; the maximum is {max_length}.")
+    if size > limit:
+        problems.append(f"The name is {size} bytes long; the maximum is {limit}.")
     return problems

@@ -30,7 +30,13 @@ from .base import (
     Repo,
     Unsupported,
 )
-from .http import Transport, check_base_url, is_rate_limited, retry_after_seconds
+from .http import (
+    Transport,
+    check_base_url,
+    is_rate_limited,
+    path_segment,
+    retry_after_seconds,
+)
 
 CLOUD_API_VERSION = "7.1"
 # TFS / Azure DevOps Server release → the newest api-version it serves.
@@ -176,7 +182,11 @@ class AzureDevOps(Provider):
             if self.api_root != self._cloud_root:
                 check_base_url(self.api_root, self.allow_private)
             self._http = AzureTransport(
-                self.api_root, self._auth(), classify=classify, headers=HEADERS
+                self.api_root,
+                self._auth(),
+                classify=classify,
+                headers=HEADERS,
+                allow_private=self.allow_private,
             )
         return self._http
 
@@ -204,9 +214,10 @@ class AzureDevOps(Provider):
 
     @staticmethod
     def _repo_path(repo: Repo) -> str:
-        """``/{project}/_apis/git/repositories/{id}`` (the project is optional for an id)."""
-        project = "/" + quote(repo.project, safe="") if repo.project else ""
-        return f"{project}/_apis/git/repositories/{quote(repo.host_id, safe='')}"
+        """``/{project}/_apis/git/repositories/{id}`` (the project is optional for an id).
+        Branch names never enter the path: they go in the query or the body."""
+        project = "/" + path_segment(repo.project) if repo.project else ""
+        return f"{project}/_apis/git/repositories/{path_segment(repo.host_id)}"
 
     # ------------------------------------------------------------ verbs
 

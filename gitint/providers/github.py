@@ -27,7 +27,15 @@ from .base import (
     RateLimited,
     Repo,
 )
-from .http import Transport, check_base_url, is_rate_limited, next_link, retry_after_seconds
+from .http import (
+    Transport,
+    check_base_url,
+    is_rate_limited,
+    next_link,
+    path_segment,
+    path_segments,
+    retry_after_seconds,
+)
 
 CLOUD_API = "https://api.github.com"
 CLOUD_WEB = "https://github.com"
@@ -185,6 +193,7 @@ class GitHub(Provider):
             {"Authorization": f"Bearer {secret}"},
             classify=classify,
             headers={"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION},
+            allow_private=allow_private,
         )
 
     def _transport(self) -> Transport:
@@ -195,7 +204,9 @@ class GitHub(Provider):
 
     @staticmethod
     def _repo_path(repo: Repo) -> str:
-        return "/repos/" + quote(repo.full_name, safe="/")
+        """``/repos/{owner}/{repo}``, each part one path segment."""
+        owner, _, name = repo.full_name.partition("/")
+        return f"/repos/{path_segment(owner)}/{path_segment(name)}"
 
     # ------------------------------------------------------------ verbs
 
@@ -249,7 +260,8 @@ class GitHub(Provider):
         return branches
 
     def get_branch(self, repo, name):
-        path = f"{self._repo_path(repo)}/git/ref/heads/{quote(name, safe='/')}"
+        # the ref parameter takes slashes (x-multi-segment in GitHub's OpenAPI description)
+        path = f"{self._repo_path(repo)}/git/ref/heads/{path_segments(name)}"
         try:
             body = self._transport().get_json(path)
         except NoAccess as error:

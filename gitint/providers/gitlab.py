@@ -29,7 +29,7 @@ from .base import (
     PullRequestExists,
     Repo,
 )
-from .http import Transport, check_base_url, next_link
+from .http import Transport, check_base_url, next_link, path_segment
 
 WRITE_SCOPE = "api"  # creating branches and merge requests needs the full API scope
 DRAFT_PREFIXES = ("draft:", "[draft]", "(draft)")
@@ -128,6 +128,7 @@ class GitLab(Provider):
                 f"{self.web_base}/api/v4",
                 {"Authorization": f"Bearer {self.secret}"},
                 classify=classify,
+                allow_private=self.allow_private,
             )
         return self._http
 
@@ -212,7 +213,7 @@ class GitLab(Provider):
     def get_branch(self, repo: Repo, name: str) -> Branch:
         try:
             body = self.http.get_json(
-                f"{self._project(repo)}/repository/branches/{quote(name, '')}"
+                f"{self._project(repo)}/repository/branches/{path_segment(name)}"
             )
         except NotFound:
             raise NotFound(
@@ -290,7 +291,7 @@ class GitLab(Provider):
     # ------------------------------------------------------------ helpers
 
     def _project(self, repo: Repo) -> str:
-        return f"/projects/{quote(repo.host_id, safe='')}"
+        return f"/projects/{path_segment(repo.host_id)}"
 
     def _web(self, repo: Repo) -> str:
         return (repo.web_url or f"{self.web_base}/{repo.full_name}").rstrip("/")

@@ -42,6 +42,7 @@ FIELDS = {
     ),
 }
 TEMPLATES = {BRANCH: "dialogs/create_branch.html", PULL_REQUEST: "dialogs/create_pull_request.html"}
+EXISTING_BRANCHES = ("base", "source", "target")  # fields naming a branch the host should have
 
 
 # ---------------------------------------------------------------- building the form
@@ -57,6 +58,17 @@ def _kept(value, *, present, old_default, new_default):
 def _text(value: str | None) -> str | None:
     """A form value without NUL characters (PostgreSQL refuses them in text)."""
     return value.replace("\x00", "") if value else value
+
+
+def branch_errors(values: dict) -> dict[str, str]:
+    """The git ref rules each given base, source or target branch breaks, as its field error.
+    Every branch name from a form passes here before any host call."""
+    errors = {}
+    for field in EXISTING_BRANCHES:
+        problems = validate_branch_name(values[field], new=False) if values.get(field) else []
+        if problems:
+            errors[field] = " ".join(problems)
+    return errors
 
 
 def form_state(action: str, values: dict, *, load: bool) -> dict:
@@ -122,6 +134,7 @@ def form_state(action: str, values: dict, *, load: bool) -> dict:
         )
         f["target_default"] = repository.default_branch or ""
         f["draft"] = bool(f["draft"]) and draft_ok
+    state["errors"].update(branch_errors(f))
     if load and acting.can_act:
         _load_branches(state, credential)
     return state
@@ -297,6 +310,9 @@ def check_branch():
     name = (request.args.get(field) or "").strip() if field else ""
     if repository is None or not name:
         return ""
+    problem = branch_errors({field: name}).get(field)
+    if problem:
+        return escape(problem)
     integration = get_integration_or_404(repository.integration_id)
     credential = own_credential(integration.id)
     action = BRANCH if field == "base" else PULL_REQUEST
@@ -363,7 +379,7 @@ def create_pull_request():
         for field, label in (("source", "a source"), ("target", "a target")):
             if not (f[field] or "").strip():
                 errors[field] = f"Choose {label} branch."
-        if f["source"] and f["source"] == f["target"]:
+        if f["source"] and f["source"] == f["target"] and "target" not in errors:
             errors["target"] = "The target branch must differ from the source branch."
         if not (f["title"] or "").strip():
             errors["title"] = "Enter a title."

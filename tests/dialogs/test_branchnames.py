@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gitint.branchnames import branch_name, clean, slug, validate_branch_name
+from gitint.branchnames import EXISTING_MAX_BYTES, branch_name, clean, slug, validate_branch_name
 
 GIT = "/usr/bin/git"
 DEFAULT = "${issuekey}-${summary}"
@@ -129,6 +129,19 @@ def test_validator_accepts_ordinary_names():
         assert validate_branch_name(name) == [], name
 
 
+def test_existing_branches_need_only_git_rules():
+    """For a base, source or target (``new=False``): are names a host may have accepted, and
+    everything git refuses still refused?"""
+    for name in ("refs/x", "ab12" * 10, "x" * 300, "é/ü"):
+        assert validate_branch_name(name, 100, new=False) == [], name
+    for name in ("../../../../user", "a..b", "a/.b", "-a", "a b", "HEAD", "a.lock", "a@{1}", ""):
+        assert validate_branch_name(name, new=False), name
+    too_long = "x" * (EXISTING_MAX_BYTES + 1)
+    assert validate_branch_name(too_long, new=False) == [
+        f"The name is {EXISTING_MAX_BYTES + 1} bytes long; the maximum is {EXISTING_MAX_BYTES}."
+    ]
+
+
 # ---------------------------------------------------------------- properties
 
 keys = st.from_regex(r"[A-Z][A-Z0-9]{0,9}-[1-9][0-9]{0,5}", fullmatch=True)
@@ -165,8 +178,9 @@ def test_every_generated_name_passes_the_validator(
 @settings(max_examples=300, deadline=None)
 @given(name=tricky.filter(lambda s: "\x00" not in s))
 def test_validator_accepts_nothing_git_rejects(name, tmp_path_factory):
-    """For arbitrary strings: when the validator says yes, does git say yes too?"""
-    if not validate_branch_name(name, 200):
+    """For arbitrary strings: when the validator says yes (for a new or an existing branch),
+    does git say yes too?"""
+    if not validate_branch_name(name, 200, new=False):
         assert git_accepts(name, tmp_path_factory.getbasetemp()), name
 
 

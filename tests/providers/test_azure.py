@@ -489,14 +489,14 @@ def test_kinds_labels_and_web_urls():
     assert make().web_url_for_pull_request(REPO, "7") == WEB + "/pullrequest/7"
 
 
-def test_tfs_private_address_is_refused(monkeypatch, mocked):
-    """A TFS URL resolving to a private address is refused before any call."""
+def test_tfs_private_address_is_refused(monkeypatch, sockets):
+    """A TFS URL resolving to a private address is refused before any connection is opened."""
     monkeypatch.setattr(
         http, "resolve", lambda host, port, **kw: [(2, 1, 6, "", ("10.1.2.3", port))]
     )
     with pytest.raises(BlockedHost):
         list(make("tfs", "2019").list_repositories())
-    assert len(mocked.calls) == 0
+    assert sockets == []
 
 
 def test_api_root_can_point_at_a_local_server(mocked):

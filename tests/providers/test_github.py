@@ -90,15 +90,16 @@ def test_enterprise_uses_api_v3_root(mocked, public_dns):
     assert mocked.calls[0].request.url == "https://ghe.example.com/api/v3/user"
 
 
-def test_enterprise_private_address_refused_before_any_call(mocked, monkeypatch):
-    """Is a GHES host that resolves to a private address refused without sending the token?"""
+def test_enterprise_private_address_refused_before_any_call(sockets, monkeypatch):
+    """Is a GHES host that resolves to a private address refused without opening a connection
+    (so the token is never sent)?"""
     monkeypatch.setattr(
         "gitint.providers.http.resolve",
         lambda host, port, **kw: [(2, 1, 6, "", ("10.0.0.5", port))],
     )
     with pytest.raises(BlockedHost):
         github("github_enterprise", "https://ghe.internal.example").validate()
-    assert len(mocked.calls) == 0
+    assert sockets == []
 
 
 def test_enterprise_private_address_allowed_when_configured(mocked):

@@ -532,15 +532,17 @@ def test_public_https_base_url_is_allowed(mocked, public_dns):
     ("url", "address"),
     [("http://gitlab.example.com", "140.82.112.3"), (WEB, "10.0.0.5"), (WEB, "127.0.0.1")],
 )
-def test_http_or_private_base_url_refused(mocked, monkeypatch, url, address):
-    """Are http:// and private addresses refused unless allow_private is on?"""
+def test_http_or_private_base_url_refused(sockets, monkeypatch, url, address):
+    """Are http:// and private addresses refused, before any connection, unless allow_private
+    is on?"""
     resolve_to(monkeypatch, address)
     with pytest.raises(BlockedHost):
         gitlab(base_url=url, allow_private=False).validate()
-    assert len(mocked.calls) == 0
-    mocked.get(re.compile(r".*/api/v4/personal_access_tokens/self"), json=load("token_self"))
-    mocked.get(re.compile(r".*/api/v4/user"), json=load("user"))
-    assert gitlab(base_url=url, allow_private=True).validate().login == "jsmith"
+    assert sockets == []
+    with responses.RequestsMock() as mocked:
+        mocked.get(re.compile(r".*/api/v4/personal_access_tokens/self"), json=load("token_self"))
+        mocked.get(re.compile(r".*/api/v4/user"), json=load("user"))
+        assert gitlab(base_url=url, allow_private=True).validate().login == "jsmith"
 
 
 def test_new_token_url_for_both_kinds():

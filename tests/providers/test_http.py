@@ -59,13 +59,15 @@ def test_refuses_private_address_literals(url):
         check_base_url(url, allow_private=False)
 
 
-def test_refuses_name_resolving_to_private_address(monkeypatch):
-    """Is a host name that resolves to a private address refused?"""
+def test_refuses_name_resolving_to_private_address(monkeypatch, sockets):
+    """Is a host name that resolves to a private address refused, before any connection?"""
     monkeypatch.setattr(
         http, "resolve", lambda host, port, **kw: [(2, 1, 6, "", ("10.0.0.7", port))]
     )
+    check_base_url("https://ghe.example.com", allow_private=False)  # names: at connection time
     with pytest.raises(BlockedHost, match="private"):
-        check_base_url("https://ghe.example.com", allow_private=False)
+        Transport("https://ghe.example.com", {"Authorization": "Bearer t"}).request("GET", "/")
+    assert sockets == []
 
 
 @pytest.mark.parametrize("allow_private", [False, True])
