@@ -77,12 +77,12 @@ def init_views(app: Flask) -> None:
     app.register_blueprint(pats.bp)
     if app.config["GITINT_DEV"]:  # the development Jira host exists only in dev
         from .dev import devhost
-
-        app.register_blueprint(devhost.bp)
         from .dev import forge as dev_forge
 
-
+        app.register_blueprint(devhost.bp)
         app.register_blueprint(dev_forge.bp)  # its Forge mode (platform, bridge, fake Jira REST)
+
+
 def init_cli(app: Flask) -> None:
     from .cli import gitint
 
