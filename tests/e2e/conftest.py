@@ -62,8 +62,9 @@ def browser():
         if os.environ.get("GITINT_REQUIRE_BROWSER"):
             pytest.fail(f"browser tests are required here but {reason}")
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=10_000)  # a loaded 2-core CI machine answers type-ahead slowly
     if not _shared["users"]:
         playwright = sync_playwright().start()
         _shared["playwright"] = playwright
