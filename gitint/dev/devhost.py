@@ -159,6 +159,7 @@ def jira():
         frame = {"title": title, "kind": kind, "url": signed_path(tenant, user, path, params)}
     return render_template(
         "devhost/jira.html",
+        mode=None,
         issue=ISSUE,
         users=USERS,
         user_key=user_key,

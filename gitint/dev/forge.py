@@ -647,7 +647,8 @@ def jira_page(user_key: str):
             "url": url_for("devforge.resource", filename="index.html"),
         }
     return render_template(
-        "devhost/forge.html",
+        "devhost/jira.html",
+        mode="forge",
         issue=ISSUE,
         users=USERS,
         user_key=user_key,
