@@ -24,7 +24,6 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlencode
 
 import jwt
 import responses
@@ -149,25 +148,6 @@ def build(path: str, jwks_url: str):
     return app
 
 
-def embedded_entry(account: str) -> str:
-    from gitint.jira.jwt import query_hash, sign
-
-    path, now = "/dialogs/create-branch", int(time.time())
-    claims = {
-        "iss": "bench",
-        "sub": account,
-        "iat": now,
-        "exp": now + 3600,
-        "qsh": query_hash("GET", path, list(PARAMS.items())),
-        "context": {
-            "user": {"displayName": "Bench"},
-            "permissions": ["VIEW_DEV_TOOLS"],
-            "issue": {"summary": "Speed up the dialog", "type": "Story"},
-        },
-    }
-    return f"{path}?{urlencode({**PARAMS, 'jwt': sign(claims, 'bench-shared-secret')})}"
-
-
 def timed(send, count: int) -> list[tuple[float, float]]:
     samples = []
     for n in range(count):
@@ -191,6 +171,8 @@ def resource_bytes() -> tuple[int, int, int]:
 
 
 def main() -> None:
+    from bench.dialogs import entry  # the same signed embedded entry as bench/dialogs.py
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=500)
     args = parser.parse_args()
@@ -205,7 +187,7 @@ def main() -> None:
         response = client.post("/forge/ui", json=body, headers=headers)
         assert response.status_code == 200 and response.get_json()["status"] == 200
 
-    entries = [embedded_entry(f"user-{n % 50}") for n in range(50)]
+    entries = [entry("/dialogs/create-branch", f"user-{n % 50}") for n in range(50)]
 
     def embedded_open(n):
         assert client.get(entries[n % 50]).status_code == 200
