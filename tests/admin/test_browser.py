@@ -4,7 +4,7 @@ progress, and read the audit log."""
 
 import pytest
 
-from tests.e2e.conftest import browser, githost, live, page, screenshot  # noqa: F401 - fixtures
+from tests.e2e.conftest import browser, githost, live, page, screenshot, settled  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
@@ -17,6 +17,8 @@ def test_admin_adds_configures_and_syncs_an_integration(page, live, githost):  #
     frame = page.frame_locator("iframe")
     expect(frame.get_by_role("heading", name="Manage Git repositories")).to_be_visible()
     frame.get_by_role("link", name="Add integration").click()
+    expect(frame.get_by_role("heading", name="Add integration")).to_be_visible()
+    settled(frame)
 
     provider = frame.get_by_label("Provider")
     expect(frame.get_by_label("Base URL")).to_have_count(0)

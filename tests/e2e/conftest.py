@@ -145,3 +145,12 @@ def screenshot(page, name: str) -> None:
     """Save a screenshot under tests/e2e/screenshots/ (a CI artifact, git-ignored)."""
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def settled(frame) -> None:
+    """Wait until htmx has finished the swap under way: new content is in the page before htmx
+    processes its attributes (the settle step, 20 ms later), so a control used in between — a
+    select changed by Playwright at once — would have no htmx listener yet."""
+    from playwright.sync_api import expect
+
+    expect(frame.locator(".htmx-settling, .htmx-swapping, .htmx-added")).to_have_count(0)
