@@ -68,7 +68,9 @@ def init_delivery(app: Flask) -> None:
 
 def init_views(app: Flask) -> None:
     from .views import admin, dialogs, forge, health, lifecycle, pats
+    from .views.common import too_large
 
+    app.register_error_handler(413, too_large)  # a body over MAX_CONTENT_LENGTH, unread
     app.register_blueprint(admin.bp)
     app.register_blueprint(dialogs.bp)
     app.register_blueprint(forge.bp)

@@ -41,5 +41,7 @@ def from_environment(instance_path: str) -> dict:
         ),
         "GITINT_FORGE_ENVIRONMENT_ID": os.environ.get("GITINT_FORGE_ENVIRONMENT_ID", "").strip()
         or None,
+        "MAX_CONTENT_LENGTH": 1024 * 1024,  # request bodies; larger ones are a 413 unread
+        "MAX_FORM_MEMORY_SIZE": 1024 * 1024,  # one form field may use all of it (Flask: 500 kB)
         "WTF_CSRF_ENABLED": False,  # the context-token header is the CSRF defence (SPEC §4)
     }

@@ -18,7 +18,7 @@ from . import audit
 from .acting import BRANCH, Acting
 from .extensions import db
 from .hosts import integration_provider, mark_rejected, settings_of, user_provider
-from .models import Credential, Idempotency, Integration, Repository, utcnow
+from .models import Credential, Idempotency, Integration, Repository, as_id, utcnow
 from .providers import make_provider
 from .providers.base import AlreadyExists, AuthExpired, Branch, Provider, ProviderError, Repo
 
@@ -199,10 +199,9 @@ def name_index(tenant_id: int) -> NameIndex | None:
 
 
 def get_repository(tenant_id: int, repository_id) -> Repository | None:
-    """The tenant's repository by id (another tenant's id gives None)."""
-    try:
-        repository_id = int(repository_id)
-    except (TypeError, ValueError):
+    """The tenant's repository by id (another tenant's id, or no id at all, gives None)."""
+    repository_id = as_id(repository_id)
+    if repository_id is None:
         return None
     return db.session.scalar(
         select(Repository).where(Repository.tenant_id == tenant_id, Repository.id == repository_id)

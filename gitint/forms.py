@@ -1,6 +1,8 @@
 """Form classes (Flask-WTF). CSRF tokens are off: the context-token header is the defence."""
 
+from flask import request
 from flask_wtf import FlaskForm
+from flask_wtf.form import SUBMIT_METHODS, _Auto
 from wtforms import (
     BooleanField,
     DateField,
@@ -48,7 +50,19 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class IntegrationForm(FlaskForm):
+class Form(FlaskForm):
+    """A FlaskForm that reads a submitted form body only: Flask-WTF would otherwise take a JSON
+    body as the form data, and a JSON list, number or deep nesting raise instead of failing
+    validation (a 500)."""
+
+    class Meta:
+        def wrap_formdata(self, form, formdata):
+            if formdata is not _Auto:  # the view passed its own (request.args, or None)
+                return formdata
+            return request.form if request.method in SUBMIT_METHODS else None
+
+
+class IntegrationForm(Form):
     """Add or edit an integration: provider kind first, then only the fields that kind needs."""
 
     kind = SelectField(
@@ -121,7 +135,7 @@ class IntegrationForm(FlaskForm):
         return self.secret_access_key if self.kind.data == "codecommit" else self.token
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(Form):
     """The feature settings of one integration, saved with the Update button."""
 
     require_user_pat = BooleanField("Require User PAT")
@@ -173,7 +187,7 @@ class SettingsForm(FlaskForm):
         }
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(Form):
     """Filters of the audit log page (read from the query string)."""
 
     class Meta:

@@ -32,10 +32,25 @@ PROVIDER_KINDS = (
 TENANT_KINDS = ("forge", "connect", "embedded")
 CREDENTIAL_STATUSES = ("valid", "expired", "revoked", "insufficient")
 DEFAULT_TEMPLATE = "${issuekey}-${summary}"
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits in PostgreSQL (64 in SQLite)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def as_id(value) -> int | None:
+    """``value`` (an int, or the decimal digits of one) as a row id; None when no row can have
+    it — not a number, not positive, or past the database's integer range, where PostgreSQL
+    and SQLite raise instead of finding nothing. Look-ups with None are a 404."""
+    if isinstance(value, str):
+        value = value.strip()
+        if not (value.isascii() and value.isdigit() and len(value) <= 10):
+            return None
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_ID:
+        return None
+    return value
 
 
 def _in(column: str, values) -> str:

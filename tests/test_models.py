@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from gitint.extensions import db
-from gitint.models import Credential, Integration, Repository
+from gitint.models import Credential, Integration, Repository, as_id
 
 
 def test_second_credential_for_same_user_and_integration_is_rejected(
@@ -62,3 +62,30 @@ def test_unknown_provider_kind_is_rejected(make_tenant):
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1, 1),
+        ("42", 42),
+        (" 7 ", 7),
+        (2**31 - 1, 2**31 - 1),
+        (2**31, None),
+        ("9223372036854775808", None),
+        ("1" * 5000, None),
+        (0, None),
+        (-1, None),
+        ("-1", None),
+        ("+1", None),
+        ("1_0", None),
+        ("١٢", None),
+        ("", None),
+        (None, None),
+        (True, None),
+        (1.0, None),
+    ],
+)
+def test_as_id_accepts_only_ids_a_row_can_have(value, expected):
+    """Is a value an id only when it is a positive integer within the database's range?"""
+    assert as_id(value) == expected

@@ -44,6 +44,7 @@ from werkzeug.security import safe_join
 
 from ..crypto import keyring
 from ..extensions import db
+from ..views.common import json_body
 from .devhost import ISSUE, TARGETS, USERS, DevUser
 
 bp = Blueprint("devforge", __name__, url_prefix="/dev/forge")
@@ -488,7 +489,7 @@ def call_remote(target: str, user: DevUser, payload) -> dict:
 def invoke():
     """The dev host page's ``invoke`` bridge call: ``{module, user, payload}``; answers
     ``{success: true, payload}`` or ``{success: false, error: {message}}``."""
-    data = request.get_json(silent=True)
+    data = json_body()
     if not isinstance(data, dict):
         return jsonify(success=False, error={"message": "expected {module, user, payload}"}), 400
     try:

@@ -28,6 +28,7 @@ VIEW_DEV_TOOLS = "VIEW_DEV_TOOLS"
 ADMINISTER = "ADMINISTER"
 PERMISSION_NAMES = {VIEW_DEV_TOOLS: "View Development Tools", ADMINISTER: "Jira administrator"}
 STATE_CHANGING = {"POST", "PUT", "DELETE"}
+BOUND_PARAMS = ("issueKey", "projectKey", "projectId")  # the Jira context a page is bound to
 DEV_ISSUER = "gitint-dev"  # the development host's tenant (gitint/dev/devhost.py)
 
 
@@ -151,6 +152,9 @@ def _authenticate() -> Context:
         if not _accepted(tenant):
             raise JWTRejected("unknown issuer")
         g.frame_tenant_id = tenant.id  # its Jira may frame whatever page follows, errors included
+        for param in BOUND_PARAMS:  # the qsh sorts repeated values; the context would take one
+            if len(request.args.getlist(param)) > 1:
+                raise JWTRejected(f"{param} appears more than once", tenant.id)
         ctx = context_from_entry(tenant, claims)
         if not ctx.account_id:
             raise JWTRejected("no user in token")
@@ -165,8 +169,7 @@ def _authenticate() -> Context:
         raise
     bound = {"issueKey": ctx.issue_key, "projectKey": ctx.project_key, "projectId": ctx.project_id}
     for param, value in bound.items():
-        sent = request.values.get(param)
-        if sent and sent != value:
+        if any(sent and sent != value for sent in request.values.getlist(param)):
             raise JWTRejected("context was issued for another issue", ctx.tenant_id)
     tenant = ctx.tenant
     if tenant is None or not tenant.installed or not _accepted(tenant):

@@ -92,15 +92,20 @@ def unverified(token: str) -> tuple[dict, dict]:
 
 
 def check_times(claims: dict, leeway: int = LEEWAY_SECONDS, tenant_id: int | None = None) -> None:
-    """``exp`` and ``iat`` present and numeric, not expired, not issued in the future."""
+    """``exp`` and ``iat`` present and numeric, not expired, not issued in the future; ``nbf``,
+    when present, numeric and reached (the same leeway for all three)."""
     now = time.time()
-    exp, iat = claims.get("exp"), claims.get("iat")
+    exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
     if not isinstance(exp, int | float) or not isinstance(iat, int | float):
         raise JWTRejected("token has no valid exp/iat", tenant_id)
+    if nbf is not None and not isinstance(nbf, int | float):
+        raise JWTRejected("token has no valid nbf", tenant_id)
     if exp < now - leeway:
         raise JWTRejected("token expired", tenant_id)
     if iat > now + leeway:
         raise JWTRejected("token issued in the future", tenant_id)
+    if nbf is not None and nbf > now + leeway:
+        raise JWTRejected("token not valid yet", tenant_id)
 
 
 def verify_hs256(token: str, secret: str, tenant_id: int | None = None) -> dict:

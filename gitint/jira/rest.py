@@ -17,9 +17,12 @@ from collections import OrderedDict
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
+from flask import current_app
 
 from ..crypto import SecretError, unseal
 from ..models import Tenant
+from ..providers.base import BlockedHost, ProviderError
+from ..providers.http import check_base_url, session_for
 from .descriptor import APP_KEY
 from .jwt import query_hash, sign
 
@@ -60,19 +63,28 @@ def app_token(tenant: Tenant, method: str, url: str) -> str:
 
 
 def call(tenant: Tenant, method: str, path: str, params=None, body=None) -> requests.Response:
-    """One request to the tenant's Jira as the app: timeouts, no redirects, no proxies."""
+    """One request to the tenant's Jira as the app: timeouts, no redirects, no proxies, and the
+    outbound guard of providers/http.py (https, a public address, checked on the address the
+    connection uses) unless GITINT_ALLOW_PRIVATE_HOSTS."""
+    allow_private = current_app.config["GITINT_ALLOW_PRIVATE_HOSTS"]
+    try:
+        check_base_url(tenant.base_url, allow_private)
+    except BlockedHost:
+        raise JiraUnavailable("This Jira site's address is not allowed for app calls.") from None
     url = tenant.base_url.rstrip("/") + path + ("?" + urlencode(params) if params else "")
     headers = {
         "Authorization": "JWT " + app_token(tenant, method, url),
         "Accept": "application/json",
     }
     try:
-        response = _session.request(
+        response = session_for(url, allow_private).request(
             method, url, json=body, headers=headers, timeout=TIMEOUT, allow_redirects=False
         )
+    except BlockedHost:  # the name resolved to a private or reserved address
+        raise JiraUnavailable("This Jira site's address is not allowed for app calls.") from None
     except requests.Timeout:
         raise JiraUnavailable("Jira did not answer in time. Try again in a moment.") from None
-    except requests.RequestException:
+    except (requests.RequestException, ProviderError):
         raise JiraUnavailable("Jira could not be reached. Try again in a moment.") from None
     if response.status_code >= 500 or 300 <= response.status_code < 400:
         raise JiraUnavailable(f"Jira answered with an error (HTTP {response.status_code}).")

@@ -5,6 +5,7 @@ branches), when a typed branch is checked, and on create. Every form render keep
 """
 
 from flask import Blueprint, abort, g, render_template, request, url_for
+from jinja2_fragments.flask import render_block
 from markupsafe import Markup, escape
 from sqlalchemy import select
 
@@ -298,7 +299,8 @@ def check_branch_name():
     warning = None
     if name and key and key.lower() not in name.lower():
         warning = f"The name does not contain {key}, so Jira will not link the branch to the issue."
-    return render(TEMPLATES[BRANCH], block="name_messages", problems=problems, warning=warning)
+    # a fragment whoever asks (the whole page would need the dialog's form)
+    return render_block(TEMPLATES[BRANCH], "name_messages", problems=problems, warning=warning)
 
 
 @bp.get("/branch-check")

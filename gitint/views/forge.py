@@ -19,6 +19,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 from ..extensions import db
 from ..jira import forge
 from ..jira.jwt import JWTRejected
+from .common import json_body
 
 bp = Blueprint("forge", __name__, url_prefix="/forge")
 
@@ -171,7 +172,7 @@ def ui():
     if not invocation.account_id:
         return _answer(401, error="no user in token")
     try:
-        call = read_call(request.get_json(silent=True))
+        call = read_call(json_body())  # read only now, once the token is verified
     except BadCall as reason:
         return _answer(400, error=str(reason))
     disagreement = _disagreement(call, invocation)
@@ -190,7 +191,7 @@ def lifecycle():
         return _answer(401, error=str(reason))
     except forge.KeysUnavailable as reason:
         return _answer(503, error=str(reason))
-    event = request.get_json(silent=True)
+    event = json_body()
     if not isinstance(event, dict):
         return _answer(400, error="the body must be a JSON object")
     event_type = event.get("eventType")

@@ -6,6 +6,7 @@ from ..extensions import db
 from ..jira import lifecycle
 from ..jira.descriptor import descriptor
 from ..jira.jwt import JWTRejected
+from .common import json_body
 
 bp = Blueprint("lifecycle", __name__)
 
@@ -17,9 +18,15 @@ def app_descriptor():
 
 
 def _verified_payload() -> dict:
-    """The callback's JSON body, once its signature, audience, issuer and qsh are verified."""
-    payload = request.get_json(silent=True)
-    payload = payload if isinstance(payload, dict) else {}
+    """The callback's JSON body, once its signature, audience, issuer and qsh are verified.
+
+    An unsigned callback is refused before its body is read; a body that is not a JSON object
+    is a 400 (InvalidInstall), one over MAX_CONTENT_LENGTH a 413.
+    """
+    lifecycle.callback_token(request.headers.get("Authorization"))
+    payload = json_body()
+    if not isinstance(payload, dict):
+        raise lifecycle.InvalidInstall("the body must be a JSON object")
     client_key = payload.get("clientKey")
     lifecycle.verify_callback(
         request.headers.get("Authorization"),
@@ -46,7 +53,7 @@ def installed():
     """Register (or re-register, with a new shared secret) a Jira Cloud site."""
     try:
         payload = _verified_payload()
-        lifecycle.install(payload, allow_http=current_app.config["GITINT_ALLOW_PRIVATE_HOSTS"])
+        lifecycle.install(payload, allow_private=current_app.config["GITINT_ALLOW_PRIVATE_HOSTS"])
     except (JWTRejected, lifecycle.KeyServiceUnavailable, lifecycle.InvalidInstall) as error:
         db.session.rollback()
         return _refused(error)
@@ -59,7 +66,7 @@ def uninstalled():
     """Mark a Jira Cloud site as uninstalled (its tokens stop working; its data is kept)."""
     try:
         payload = _verified_payload()
-    except (JWTRejected, lifecycle.KeyServiceUnavailable) as error:
+    except (JWTRejected, lifecycle.KeyServiceUnavailable, lifecycle.InvalidInstall) as error:
         return _refused(error)
     lifecycle.uninstall(payload["clientKey"])
     db.session.commit()

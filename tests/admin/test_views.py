@@ -114,6 +114,36 @@ def test_other_tenants_integration_is_404(
     assert db.session.get(Integration, other.id).name == "Theirs"
 
 
+@pytest.mark.parametrize("integration_id", [2**31, 2**63, 10**30])
+def test_ids_past_the_integer_range_are_404(app, client, admin, integration_id):
+    """Is an id past the database's integer range a 404 on every admin route that takes one
+    (PostgreSQL and SQLite raise on it instead of finding nothing)?"""
+    routes = [(m, r) for m, r in admin_routes(app) if "integration_id" in r.arguments]
+    for method, rule in routes:
+        response = client.open(
+            url_of(rule, integration_id), method=method, headers=admin, data={"name": "x"}
+        )
+        assert response.status_code == 404, (method, rule.rule)
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["0", "false", "[1, 2]", '"text"', "[" * 50_000],
+    ids=["0", "false", "list", "text", "deep"],
+)
+def test_a_json_body_is_never_taken_for_the_form(client, admin, tenant, make_integration, body):
+    """Is a JSON body on a form route ignored (the form is empty and says so), never a 500?"""
+    integration = make_integration(tenant)
+    headers = {**admin, "Content-Type": "application/json"}
+    for path in (
+        "/admin/integrations/new",
+        f"/admin/integrations/{integration.id}",
+        f"/admin/integrations/{integration.id}/settings",
+    ):
+        response = client.post(path, data=body, headers=headers)
+        assert response.status_code < 500, path
+
+
 def test_list_shows_only_this_tenants_integrations(
     client, make_tenant, make_integration, admin, tenant, make_repo
 ):

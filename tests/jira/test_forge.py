@@ -604,3 +604,29 @@ def test_forge_tokens_are_never_logged_or_echoed(forge_app, client, keys, jira, 
     for secret in (token, USER_TOKEN, SYSTEM_TOKEN):
         assert secret not in caplog.text
         assert secret not in response.text
+
+
+def test_deep_or_oversized_bodies_are_400_or_413_json(forge_app, client, keys):
+    """Is a verified call whose body nests 50,000 brackets a 400 JSON, and one over 1 MiB a 413
+    JSON, never a 500 (issue 11)?"""
+    nested = "[" * 50_000
+    for path, token in (("/forge/ui", fit(keys)), ("/forge/lifecycle", _lifecycle_fit(keys))):
+        headers = {**forge_headers(token), "Content-Type": "application/json"}
+        deep = client.post(path, data=nested, headers=headers)
+        assert deep.status_code == 400 and deep.is_json, path
+        big = client.post(
+            path, data=json.dumps({"path": "/pats", "x": "y" * 1_100_000}), headers=headers
+        )
+        assert big.status_code == 413 and big.is_json, path
+        assert len(big.get_json()["error"]) < 80
+
+
+def test_unsigned_call_is_401_before_the_body_is_read(forge_app, client, keys):
+    """Is a call without ``Bearer <FIT>`` refused without reading its (huge) body?"""
+    from tests.jira.test_lifecycle import Unreadable
+
+    for path in ("/forge/ui", "/forge/lifecycle"):
+        for headers in ({}, {"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "Bearer"}):
+            headers = {**headers, "Content-Type": "application/json"}
+            response = client.post(path, input_stream=Unreadable(), headers=headers)
+            assert response.status_code == 401 and response.is_json, (path, headers)

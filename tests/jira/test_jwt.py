@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import jwt
 import pytest
+from werkzeug.datastructures import MultiDict
 
 from gitint.jira.jwt import canonical_request, query_hash, sign, verify_entry
 from tests.conftest import context_headers, entry_token, entry_url
@@ -122,6 +123,8 @@ def _forged(tenant, rsa_key) -> dict:
         "expired": sign(
             _claims(tenant, iat=int(time.time()) - 600, exp=int(time.time()) - 90), SECRET_A
         ),
+        "not valid yet": sign(_claims(tenant, nbf=int(time.time()) + 90), SECRET_A),
+        "nbf not a number": sign(_claims(tenant, nbf="now"), SECRET_A),
         "missing qsh": sign({k: v for k, v in _claims(tenant).items() if k != "qsh"}, SECRET_A),
         "context-qsh": sign(_claims(tenant, qsh="context-qsh"), SECRET_A),
         "qsh of another URL": sign(_claims(tenant, path="/probe/admin"), SECRET_A),
@@ -140,6 +143,8 @@ def _forged(tenant, rsa_key) -> dict:
         "HS512",
         "unknown iss",
         "expired",
+        "not valid yet",
+        "nbf not a number",
         "tampered signature",
         "missing qsh",
         "context-qsh",
@@ -177,6 +182,36 @@ def test_expired_within_leeway_is_accepted(probe_client, tenant):
     now = int(time.time())
     response = _get(probe_client, sign(_claims(tenant, iat=now - 200, exp=now - 10), SECRET_A))
     assert response.status_code == 200
+
+
+def test_nbf_within_leeway_is_accepted(probe_client, tenant):
+    """Is a token whose nbf is less than the leeway ahead (clock skew) still accepted?"""
+    now = int(time.time())
+    response = _get(probe_client, sign(_claims(tenant, nbf=now + 10), SECRET_A))
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("param", ["issueKey", "projectKey", "projectId"])
+def test_entry_with_a_repeated_context_param_is_401(probe_client, tenant, param):
+    """Is an entry whose issueKey/projectKey/projectId appears twice refused (qsh sorts the
+    values, the context would take the first)?"""
+    params = [*ISSUE_PARAMS.items(), (param, "OTHER-2")]
+    claims = _claims(tenant, params={})
+    claims["qsh"] = query_hash("GET", "/probe/dialog", params)
+    token = sign(claims, SECRET_A)
+    response = probe_client.get(f"/probe/dialog?{urlencode([*params, ('jwt', token)])}")
+    assert response.status_code == 401
+    assert "more than once" in response.get_data(as_text=True)
+    assert "https://jira-a.example.com" in response.headers["Content-Security-Policy"]
+
+
+def test_context_call_with_a_repeated_context_param_is_401(app, probe_client, tenant):
+    """Is a later call that repeats issueKey with another value refused, whichever comes first?"""
+    headers = context_headers(tenant, issue_key="DEV-1")
+    query = "/probe/dialog?issueKey=DEV-1&issueKey=DEV-2"
+    assert probe_client.get(query, headers=headers).status_code == 401
+    both = MultiDict([("issueKey", "DEV-1"), ("issueKey", "DEV-2")])
+    assert probe_client.post("/probe/dialog", headers=headers, data=both).status_code == 401
 
 
 def test_entry_with_repeated_params_and_spaces(probe_client, tenant):

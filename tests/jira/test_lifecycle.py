@@ -1,6 +1,8 @@
 """Signed install: the RS256 installed/uninstalled callbacks, verified with the install-keys
 service (mocked with `responses` and a generated RSA key)."""
 
+import io
+import re
 import time
 
 import pytest
@@ -10,6 +12,7 @@ from sqlalchemy import func, select
 
 from gitint.crypto import unseal
 from gitint.extensions import db
+from gitint.jira import lifecycle
 from gitint.jira.jwt import query_hash, sign
 from gitint.models import Tenant
 from tests.conftest import BASE_URL
@@ -240,3 +243,159 @@ def test_installed_tenant_can_open_a_dialog(probe_client, keys, rsa_key):
     assert response.get_json()["summary"] == "Fix it"
     csp = response.headers["Content-Security-Policy"]
     assert "https://acme.atlassian.net" in csp and "https://jira.acme.com" in csp
+
+
+# ------------------------------------------------------------------ hardening (issue 11)
+
+
+class Unreadable(io.RawIOBase):
+    """A 200 MB request body that fails the test if the app reads any of it."""
+
+    size = 200 * 1024 * 1024
+
+    def __init__(self):
+        self.position = 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        self.position = self.size + offset if whence == io.SEEK_END else offset
+        return self.position
+
+    def tell(self):
+        return self.position
+
+    def readinto(self, buffer):
+        raise AssertionError("the body was read")
+
+
+def _huge_post(client, path, authorization=None):
+    headers = {"Content-Type": "application/json"}
+    if authorization:
+        headers["Authorization"] = authorization
+    return client.post(path, input_stream=Unreadable(), headers=headers)
+
+
+@pytest.mark.parametrize(
+    "authorization", [None, "", "JWT", "JWT ", "Bearer a.b.c", "JWT not-a-token", "JWT a.b.c.d"]
+)
+def test_unsigned_callback_is_401_before_the_body_is_read(client, authorization):
+    """Is a callback without a well-formed ``JWT`` header refused without reading its body?"""
+    for path in ("/lifecycle/installed", "/lifecycle/uninstalled"):
+        response = _huge_post(client, path, authorization)
+        assert response.status_code == 401 and response.is_json
+    assert _tenants() == 0
+
+
+def test_signed_callback_over_the_limit_is_413_unread(app, client, keys, rsa_key):
+    """Is a signed callback whose body is over MAX_CONTENT_LENGTH (1 MiB) a short 413 JSON,
+    answered without reading the body?"""
+    assert app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
+    token = install_token(rsa_key, CLIENT_KEY, aud=BASE_URL)
+    response = _huge_post(client, "/lifecycle/installed", f"JWT {token}")
+    assert response.status_code == 413 and response.is_json
+    assert len(response.get_json()["error"]) < 80
+    body = install_body(description="x" * (1024 * 1024))
+    assert _post(client, "/lifecycle/installed", token, body=body).status_code == 413
+    assert _tenants() == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["[" * 50_000, '{"a":' * 50_000, "not json", '"a string"', "[]", ""],
+    ids=["50000 [", "50000 {", "not json", "a string", "a list", "empty"],
+)
+def test_malformed_callback_body_is_400(client, keys, rsa_key, body):
+    """Is a signed callback whose body is not a JSON object a 400, never a 500 (50,000 nested
+    brackets make the parser recurse too deep)?"""
+    token = install_token(rsa_key, CLIENT_KEY, aud=BASE_URL)
+    for path in ("/lifecycle/installed", "/lifecycle/uninstalled"):
+        headers = {"Content-Type": "application/json", "Authorization": f"JWT {token}"}
+        response = client.post(path, data=body, headers=headers)
+        assert response.status_code == 400 and response.is_json, path
+        assert "Traceback" not in response.get_data(as_text=True)
+    assert _tenants() == 0
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"baseUrl": "https://127.0.0.1"},
+        {"baseUrl": "https://10.1.2.3:8443"},
+        {"baseUrl": "https://169.254.169.254/latest"},
+        {"baseUrl": "https://[::1]"},
+        {"baseUrl": "https://[::ffff:10.0.0.1]"},
+        {"baseUrl": "https://user:pass@acme.atlassian.net"},
+        {"baseUrl": "ftp://acme.atlassian.net"},
+        {"displayUrl": "https://192.168.0.10"},
+        {"displayUrl": "http://jira.acme.com"},
+    ],
+)
+def test_install_refuses_a_site_the_outbound_guard_refuses(client, keys, rsa_key, fields):
+    """Is a signed install whose baseUrl/displayUrl is not https on a public address refused
+    (400, nothing saved), so Jira REST is never called there?"""
+    token = install_token(rsa_key, CLIENT_KEY, aud=BASE_URL)
+    response = _post(client, "/lifecycle/installed", token, **fields)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert "not allowed" in response.get_json()["error"]
+    assert _tenants() == 0
+
+
+def test_install_of_a_private_site_with_private_hosts_allowed(app, client, keys, rsa_key):
+    """With GITINT_ALLOW_PRIVATE_HOSTS (dev, tests), is a local http Jira accepted?"""
+    app.config["GITINT_ALLOW_PRIVATE_HOSTS"] = True
+    token = install_token(rsa_key, CLIENT_KEY, aud=BASE_URL)
+    response = _post(client, "/lifecycle/installed", token, baseUrl="http://127.0.0.1:2990/jira")
+    assert response.status_code == 204
+    assert _connect_tenant().base_url == "http://127.0.0.1:2990/jira"
+
+
+@pytest.mark.parametrize("kid", ["..", "a..b", ".", "../kid-1", "a/b", "kid-1/..", "%2e%2e", "a b"])
+def test_key_id_of_another_shape_is_401_without_a_fetch(client, keys, rsa_key, kid):
+    """Is a kid that is not a plain key id (dots, slashes, escapes) refused before any fetch,
+    so the key URL can never leave the install-keys path?"""
+    token = install_token(rsa_key, CLIENT_KEY, aud=BASE_URL, kid=kid)
+    assert _post(client, "/lifecycle/installed", token).status_code == 401
+    assert len(keys.calls) == 0 and _tenants() == 0
+
+
+@pytest.fixture
+def key_clock(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(lifecycle, "clock", lambda: now[0])
+    return now
+
+
+def test_unknown_key_id_is_fetched_once_per_few_minutes(client, keys, rsa_key, key_clock):
+    """Is a failed key look-up remembered (401 without a fetch) and tried again only later?"""
+    token = install_token(rsa_key, CLIENT_KEY, aud=BASE_URL, kid="kid-missing")
+    for _ in range(5):
+        assert _post(client, "/lifecycle/installed", token).status_code == 401
+    assert len(keys.calls) == 1
+    key_clock[0] += lifecycle.UNKNOWN_KEY_TTL + 1
+    assert _post(client, "/lifecycle/installed", token).status_code == 401
+    assert len(keys.calls) == 2
+
+
+def test_key_fetches_are_capped_per_minute(client, rsa_key, key_clock):
+    """Do many unknown kids cost at most FETCHES_PER_MINUTE fetches a minute (then 503, which
+    Atlassian retries), while cached keys keep working?"""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(f"{KEYS_URL}/kid-1", body=public_pem(rsa_key))
+        mock.get(re.compile(rf"{re.escape(KEYS_URL)}/kid-x\d+"), status=404)
+        assert _install(client, rsa_key).status_code == 204  # kid-1 is now cached
+        statuses = []
+        for n in range(lifecycle.FETCHES_PER_MINUTE + 5):
+            token = install_token(rsa_key, CLIENT_KEY, aud=BASE_URL, kid=f"kid-x{n}")
+            statuses.append(_post(client, "/lifecycle/installed", token).status_code)
+        assert len(mock.calls) == lifecycle.FETCHES_PER_MINUTE
+        assert statuses.count(503) == 6 and set(statuses) == {401, 503}
+        assert _install(client, rsa_key, secret=SECRET_B).status_code == 204
+        key_clock[0] += 61
+        token = install_token(rsa_key, CLIENT_KEY, aud=BASE_URL, kid="kid-x99")
+        assert _post(client, "/lifecycle/installed", token).status_code == 401
+        assert len(mock.calls) == lifecycle.FETCHES_PER_MINUTE + 1

@@ -233,3 +233,86 @@ def test_jira_unreachable_is_a_clear_page(app, probe_client, connect, failure):
     assert "Jira could not be reached" in page and "Traceback" not in page
     assert response.headers["Cache-Control"] == "no-store"
     assert f"frame-ancestors {JIRA}" in response.headers["Content-Security-Policy"]
+
+
+# ------------------------------------------------------------------ the outbound guard (issue 11)
+
+
+@pytest.fixture
+def no_sockets(monkeypatch):
+    """The addresses a connection was attempted to; none is opened."""
+    import urllib3.util.connection
+
+    opened = []
+
+    def create_connection(address, *args, **kwargs):
+        opened.append(address)
+        raise ConnectionRefusedError("no network in tests")
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", create_connection)
+    return opened
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://127.0.0.1",
+        "https://10.0.0.7/jira",
+        "https://169.254.169.254",
+        "https://[::ffff:192.168.1.1]",
+        "http://acme.atlassian.net",
+        "https://user:pass@acme.atlassian.net",
+    ],
+)
+def test_jira_calls_to_a_refused_site_are_never_sent(app, make_tenant, no_sockets, base_url):
+    """Is a Connect tenant's base URL that the outbound guard refuses (a stored row from before
+    the install check, say) never called, with a sentence instead of a 500?"""
+    tenant = make_tenant(kind="connect", base_url=base_url, secret=SECRET_A)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        with pytest.raises(rest.JiraUnavailable, match="not allowed"):
+            rest.has_permission(tenant, "account-1", "10000", "VIEW_DEV_TOOLS")
+        with pytest.raises(rest.JiraUnavailable, match="not allowed"):
+            rest.issue_details(tenant, "DEV-1")
+        assert len(mocked.calls) == 0
+    assert no_sockets == []
+
+
+@pytest.mark.parametrize("address", ["10.0.0.5", "127.0.0.1", "169.254.169.254", "fd00::1"])
+def test_jira_name_resolving_to_a_private_address_is_refused(
+    app, connect, monkeypatch, no_sockets, address
+):
+    """Is a Jira host name that resolves to a private address refused on the address the
+    connection would use (no socket opened, no token sent)?"""
+    from gitint.providers import http
+
+    family = 10 if ":" in address else 2
+    monkeypatch.setattr(
+        http, "resolve", lambda host, port, **kw: [(family, 1, 6, "", (address, port))]
+    )
+    with pytest.raises(rest.JiraUnavailable, match="not allowed"):
+        rest.has_permission(connect, "account-1", "10000", "VIEW_DEV_TOOLS")
+    assert no_sockets == []
+
+
+def test_jira_name_resolving_publicly_is_called_at_that_address(
+    app, connect, monkeypatch, no_sockets
+):
+    """Does a public answer open the connection to the checked address (Jira unreachable here,
+    said as a sentence)?"""
+    from gitint.providers import http
+
+    monkeypatch.setattr(
+        http, "resolve", lambda host, port, **kw: [(2, 1, 6, "", ("104.192.136.1", port))]
+    )
+    with pytest.raises(rest.JiraUnavailable, match="could not be reached"):
+        rest.has_permission(connect, "account-1", "10000", "VIEW_DEV_TOOLS")
+    assert no_sockets == [("104.192.136.1", 443)]
+
+
+@responses.activate
+def test_private_jira_is_called_with_private_hosts_allowed(app, make_tenant):
+    """With GITINT_ALLOW_PRIVATE_HOSTS (dev, tests), is a local http Jira called?"""
+    app.config["GITINT_ALLOW_PRIVATE_HOSTS"] = True
+    tenant = make_tenant(kind="connect", base_url="http://127.0.0.1:2990/jira", secret=SECRET_A)
+    responses.post("http://127.0.0.1:2990/jira/rest/api/3/permissions/check", json=GRANTED)
+    assert rest.has_permission(tenant, "account-1", "10000", "VIEW_DEV_TOOLS") is True

@@ -165,6 +165,21 @@ KINDS = [
 ]
 
 
+@pytest.mark.parametrize("integration_id", [2**31, 2**63, 10**30])
+def test_ids_past_the_integer_range_are_404(client, tenant, github, integration_id):
+    """Is an integration id past the database's integer range a 404 on every PAT route (the
+    database raises on it instead of finding nothing)?"""
+    headers = hx(tenant)
+    for method, path in [
+        ("GET", f"/pats/setup/{integration_id}"),
+        ("POST", f"/pats/{integration_id}"),
+        ("GET", f"/pats/{integration_id}/delete-confirm"),
+        ("POST", f"/pats/{integration_id}/delete"),
+    ]:
+        response = client.open(path, method=method, headers=headers, data={"token": TOKEN})
+        assert response.status_code == 404, (method, path)
+
+
 @pytest.mark.parametrize(("kind", "settings", "url", "advice"), KINDS)
 @pytest.mark.parametrize("target", ["dialog", "page"])
 def test_fragment_per_provider_kind(
@@ -431,3 +446,13 @@ def test_fragment_says_expired_when_the_expiry_date_passed(client, tenant, githu
     )
     html = client.get(f"/pats/setup/{github.id}", headers=hx(tenant)).text
     assert "ending in 8888" in html and "has expired. Add a new one" in html
+
+
+def test_oversized_form_is_a_short_413_page(client, tenant, github):
+    """Is a form over MAX_CONTENT_LENGTH (1 MiB) a short 413 page, nothing read or stored?"""
+    big = {"token": "x" * (1024 * 1024 + 1), "target": "dialog"}
+    response = client.post(f"/pats/{github.id}", data=big, headers=hx(tenant))
+    assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert "larger than 1024 kB" in page and len(page) < 5000
+    assert own_credentials(tenant) == []
