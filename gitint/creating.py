@@ -1,17 +1,14 @@
-"""What the dialogs do besides rendering: find repositories, pick default branches, and create a
-branch or pull request exactly once, audited, with every host error turned into one sentence."""
+"""What the dialogs do besides rendering: load repositories, pick default branches, and create a
+branch or pull request exactly once, audited, with every host error turned into one sentence.
+Finding repositories by name is gitint/search.py."""
 
 import hashlib
-import threading
-from array import array
-from bisect import bisect_left, bisect_right
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app, g
-from sqlalchemy import delete, not_, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from . import audit
@@ -22,180 +19,10 @@ from .models import Credential, Idempotency, Integration, Repository, as_id, utc
 from .providers import make_provider
 from .providers.base import AlreadyExists, AuthExpired, Branch, Provider, ProviderError, Repo
 
-PAGE_SIZE = 20
 IDEMPOTENCY_WINDOW = timedelta(minutes=10)
 
 
 # ---------------------------------------------------------------- repositories and branches
-
-
-def _after(prefix: str) -> str:
-    """The smallest string above every string that starts with ``prefix`` (code-point order)."""
-    return prefix[:-1] + chr(min(ord(prefix[-1]) + 1, 0x10FFFF))
-
-
-def _like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def search_repositories(tenant_id: int, query: str, page: int = 0) -> tuple[list[Repository], bool]:
-    """One page of the tenant's repositories matching ``query``, best first: exact, prefix of the
-    full name, prefix of a name after "/", then any substring. Returns (rows, more).
-
-    Small tenants: SQL, the prefix part on the (tenant_id, search_name) index. Large tenants:
-    substring scans of 100,000 rows are too slow in SQL, so a per-process ``NameIndex`` serves
-    all parts."""
-    q = query.strip().lower().replace("\n", "").replace("\x00", "")
-    wanted = (page + 1) * PAGE_SIZE + 1
-    index = name_index(tenant_id) if q else None
-    if index is not None:
-        ids = index.search(q, wanted)
-    else:
-        ids = []
-        for stage in _sql_stages(tenant_id, q):
-            if len(ids) < wanted:
-                ids.extend(stage(wanted - len(ids)))
-    chosen = ids[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-    rows = {
-        r.id: r for r in db.session.scalars(select(Repository).where(Repository.id.in_(chosen)))
-    }
-    found = [rows[i] for i in chosen if i in rows]
-    if page == 0 and q:
-        found.sort(key=lambda r: r.search_name != q)  # exact matches first
-    return found, len(ids) > (page + 1) * PAGE_SIZE
-
-
-def _sql_stages(tenant_id: int, q: str) -> list:
-    base = select(Repository.id).where(Repository.tenant_id == tenant_id)
-
-    def stage(statement):
-        ordered = statement.order_by(Repository.search_name, Repository.id)
-        return lambda limit: list(db.session.scalars(ordered.limit(limit)))
-
-    if not q:
-        return [stage(base)]
-    name = Repository.search_name
-    if db.session.get_bind().dialect.name == "postgresql":
-        name = name.collate("C")  # a prefix range is exact only in code-point order
-    prefix = Repository.search_name.like(_like(q) + "%", escape="\\")
-    segment = Repository.search_name.like("%/" + _like(q) + "%", escape="\\")
-    anywhere = Repository.search_name.like("%" + _like(q) + "%", escape="\\")
-    return [
-        stage(base.where(name >= q, name < _after(q), prefix)),  # a range on the index
-        stage(base.where(segment, not_(prefix))),
-        stage(base.where(anywhere, not_(segment), not_(prefix))),
-    ]
-
-
-class _Sorted:
-    """Sorted strings kept in one text (little memory), found by prefix with bisection."""
-
-    def __init__(self, items):
-        self.starts, self.payload, parts, at = array("q"), array("q"), [], 0
-        for string, payload in items:
-            self.starts.append(at)
-            self.payload.append(payload)
-            parts.append(string)
-            at += len(string) + 1
-        self.text = "\n".join(parts) + "\n"
-
-    def __len__(self) -> int:
-        return len(self.starts)
-
-    def item(self, i: int) -> str:
-        return self.text[self.starts[i] : self.text.index("\n", self.starts[i])]
-
-    def with_prefix(self, prefix: str) -> range:
-        """Positions of the strings starting with ``prefix`` (code-point order keeps them
-        together, between ``prefix`` and the same with its last character incremented)."""
-        positions = range(len(self))
-        return range(
-            bisect_left(positions, prefix, key=self.item),
-            bisect_left(positions, _after(prefix), key=self.item),
-        )
-
-
-class NameIndex:
-    """A large tenant's repository names in memory, answering the type-ahead in a few ms: names
-    sorted (prefix by bisection), the parts after each "/" sorted (same), and one text for
-    substrings (``str.find`` runs at C speed; SQL would scan 100,000 rows)."""
-
-    FEW = 1000  # more matches after a "/" than this: scan the names in order instead
-
-    def __init__(self, rows):
-        rows = sorted((name, repository_id) for repository_id, name in rows)
-        self.names = _Sorted(rows)
-        self.segments = _Sorted(
-            sorted(
-                (name[at + 1 :], n)
-                for n, (name, _) in enumerate(rows)
-                for at in range(len(name))
-                if name[at] == "/"
-            )
-        )
-
-    def search(self, q: str, wanted: int) -> list[int]:
-        """Up to ``wanted`` ids: prefix matches, then prefix after "/", then substrings."""
-        names = self.names
-        hits = list(names.with_prefix(q)[:wanted])
-        after_slash = self.segments.with_prefix(q)
-        if len(hits) < wanted and len(after_slash) <= self.FEW:  # few: take them all from here
-            found = sorted({self.segments.payload[i] for i in after_slash})
-            hits += [n for n in found if not names.item(n).startswith(q)]
-        elif len(hits) < wanted:  # many: the first ones in name order turn up quickly
-            hits += self._scan("/" + q, wanted - len(hits), lambda name: name.startswith(q))
-        if len(hits) < wanted:
-            hits += self._scan(
-                q, wanted - len(hits), lambda name: name.startswith(q) or "/" + q in name
-            )
-        return [names.payload[n] for n in hits[:wanted]]
-
-    def _scan(self, needle: str, limit: int, skip) -> list[int]:
-        """Positions of the first ``limit`` names containing ``needle``, except ``skip(name)``."""
-        names, found = self.names, []
-        at = names.text.find(needle)
-        while at != -1 and len(found) < limit:
-            n = bisect_right(names.starts, at) - 1
-            name = names.item(n)
-            if not skip(name):
-                found.append(n)
-            at = names.text.find(needle, names.starts[n] + len(name))
-        return found
-
-
-LARGE_TENANT = 5_000  # repositories; below this SQL scans in well under a millisecond
-_indexes: OrderedDict = OrderedDict()  # tenant_id → (stamp, NameIndex), a few large tenants
-_indexes_lock = threading.Lock()
-
-
-def name_index(tenant_id: int) -> NameIndex | None:
-    """The tenant's NameIndex when it has many repositories and no sync is running, else None.
-
-    Kept per process and rebuilt when any of the tenant's integrations changes its sync stamp,
-    so every worker derives the same answer from the database."""
-    integrations = db.session.execute(
-        select(
-            Integration.id, Integration.synced_at, Integration.sync_state, Integration.sync_done
-        ).where(Integration.tenant_id == tenant_id)
-    ).all()
-    stamp = tuple(sorted(tuple(row) for row in integrations))
-    size = sum(row.sync_done or 0 for row in integrations)
-    if size < LARGE_TENANT or any(row.sync_state == "running" for row in integrations):
-        return None
-    with _indexes_lock:
-        kept = _indexes.get(tenant_id)
-        if kept and kept[0] == stamp:
-            _indexes.move_to_end(tenant_id)
-            return kept[1]
-    rows = db.session.execute(
-        select(Repository.id, Repository.search_name).where(Repository.tenant_id == tenant_id)
-    )
-    index = NameIndex(rows)
-    with _indexes_lock:
-        _indexes[tenant_id] = (stamp, index)
-        while len(_indexes) > 4:
-            _indexes.popitem(last=False)
-    return index
 
 
 def get_repository(tenant_id: int, repository_id) -> Repository | None:

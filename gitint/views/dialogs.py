@@ -19,12 +19,12 @@ from ..creating import (
     newest_branch_with,
     refused,
     repo_of,
-    search_repositories,
 )
 from ..extensions import db
 from ..jira.context import requires
 from ..models import Integration
 from ..providers.base import AuthExpired, NotFound, ProviderError
+from ..search import search_repositories
 from .common import get_integration_or_404, integrations_query, is_htmx, own_credential, render
 
 bp = Blueprint("dialogs", __name__, url_prefix="/dialogs")

@@ -4,7 +4,6 @@ mocked with `responses`, and helpers to open a dialog and to post as htmx does."
 import pytest
 import responses
 
-from gitint import creating
 from gitint.providers import http
 from tests.conftest import context_headers, entry_url
 
@@ -15,14 +14,12 @@ SHA = "aa218f56b14c9653891f9e74264a383fa43fefbd"
 
 @pytest.fixture(autouse=True)
 def fresh_transport():
-    """No kept-alive sessions, ETags or name indexes carried from one test to the next."""
+    """No kept-alive sessions or ETags carried from one test to the next."""
     http.etags.items.clear()
     http._sessions.clear()
-    creating._indexes.clear()
     yield
     http.etags.items.clear()
     http._sessions.clear()
-    creating._indexes.clear()
 
 
 @pytest.fixture

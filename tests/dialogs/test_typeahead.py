@@ -2,13 +2,7 @@
 
 import re
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from gitint import creating
-from gitint.creating import PAGE_SIZE, search_repositories
-from gitint.extensions import db
-from gitint.models import utcnow
+from gitint.search import PAGE_SIZE, search_repositories
 
 from .conftest import get
 
@@ -83,71 +77,3 @@ def test_options_markup(client, make_tenant, make_integration, make_repo):
     assert "data-more" in body and "page=1" in body
     empty = get(client, tenant, "/dialogs/repositories?repository_name=zzz").get_data(as_text=True)
     assert "No repository matches “zzz”." in empty
-
-
-def synced(integration, count, state="done"):
-    """Mark the integration as synced with ``count`` repositories (what the sync records)."""
-    integration.sync_state, integration.sync_done, integration.synced_at = state, count, utcnow()
-    db.session.commit()
-
-
-def test_large_tenants_use_the_name_index(app, make_tenant, make_integration, make_repo):
-    """For a large tenant, does the in-process index give the same answers as SQL?"""
-    tenant = make_tenant()
-    integration = make_integration(tenant)
-    for name in ("zeta/api-old", "acme/rapid", "api", "api-gateway/x", "acme/api", "b/tapir"):
-        make_repo(integration, name)
-    for n in range(30):
-        make_repo(integration, f"org/api-{n:02d}")
-    queries = ("api", "acme/", "a", "pi-0", "zzz", "tap", "org/api-2")
-    by_sql = {(q, p): search_repositories(tenant.id, q, p) for q in queries for p in (0, 1)}
-    synced(integration, creating.LARGE_TENANT)
-    assert creating.name_index(tenant.id) is not None
-    for (q, page), expected in by_sql.items():
-        rows, more = search_repositories(tenant.id, q, page)
-        assert (names(rows), more) == (names(expected[0]), expected[1]), q
-
-
-def test_name_index_follows_the_sync(app, make_tenant, make_integration, make_repo):
-    """Is the index rebuilt after a sync, and skipped while one runs?"""
-    tenant = make_tenant()
-    integration = make_integration(tenant)
-    make_repo(integration, "acme/old")
-    synced(integration, creating.LARGE_TENANT)
-    assert names(search_repositories(tenant.id, "cme")[0]) == ["acme/old"]
-    make_repo(integration, "acme/new")
-    synced(integration, creating.LARGE_TENANT, state="running")
-    assert creating.name_index(tenant.id) is None
-    assert names(search_repositories(tenant.id, "cme")[0]) == ["acme/new", "acme/old"]
-    synced(integration, creating.LARGE_TENANT + 1)
-    assert names(search_repositories(tenant.id, "cme")[0]) == ["acme/new", "acme/old"]
-
-
-def test_small_tenants_use_sql(app, make_tenant, make_integration, make_repo):
-    """Below the threshold, is no index kept in memory?"""
-    tenant = make_tenant()
-    integration = make_integration(tenant)
-    make_repo(integration, "acme/api")
-    synced(integration, 10)
-    assert creating.name_index(tenant.id) is None
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    names=st.lists(st.text(alphabet="ab/-c", min_size=1, max_size=8), max_size=30),
-    q=st.text(alphabet="ab/-c", min_size=1, max_size=3),
-    wanted=st.integers(1, 40),
-)
-def test_name_index_ranks_like_a_plain_scan(names, q, wanted):
-    """Does NameIndex.search rank exactly like a plain scan (prefix, after "/", substring)?"""
-    rows = list(enumerate(names))
-    ordered = sorted((name, i) for i, name in rows)
-
-    def rank(name):
-        return 0 if name.startswith(q) else 1 if "/" + q in name else 2
-
-    expected = sorted((rank(name), name, i) for name, i in ordered if q in name)
-    index = creating.NameIndex(rows)
-    assert index.search(q, wanted) == [i for *_, i in expected][:wanted]
-    index.FEW = 0  # the other way to the matches after a "/": scanning the names
-    assert index.search(q, wanted) == [i for *_, i in expected][:wanted]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from gitint import create_app, creating
+from gitint import create_app
 from gitint.crypto import seal
 from gitint.dev import forge as dev_forge
 from gitint.dev.fakehost import FakeGitHost, demo_state
@@ -97,7 +97,6 @@ def githost():
 @pytest.fixture
 def live(tmp_path, githost):
     """The app on a free port with GITINT_DEV on, a dev tenant, and a database of its own."""
-    creating._indexes.clear()  # a name index of another test's database (same ids) must not stay
     app = create_app(
         {
             "TESTING": True,

@@ -1,0 +1,296 @@
+"""Repository search for the type-ahead, served by database indexes (nothing kept per process).
+
+Order: exact, prefix of the full name, prefix of a name after "/", then any substring; names in
+code-point order within each part (SQLite's BINARY, PostgreSQL's COLLATE "C").
+
+- A prefix is a range on a (tenant_id, search_name) index, read in its order: SQLite's
+  ix_repositories_tenant_search, PostgreSQL's ix_repositories_tenant_search_c (COLLATE "C", the
+  collation the queries use). Exact matches sort first in it.
+- A substring first walks the tenant's first ``WINDOW`` names in order on that index, stopping at
+  a page of matches: a common substring is done there. Otherwise the trigram index — SQLite's
+  FTS5 table repositories_search, PostgreSQL's pg_trgm GIN index ix_repositories_search_trgm —
+  is asked for at most ``FEW`` + 1 rows: if there are no more, they are all the matches in the
+  database, checked and sorted. If there are more (a substring common in the database but rare
+  in the tenant's first names, e.g. part of an owner that sorts late), all the index's
+  candidates are sorted: the one slow case, its cost growing with the number of matches.
+- Every candidate is checked on the real name (instr/strpos), so answers are exact. A substring
+  the trigram index cannot look up (fewer than 3 characters; on PostgreSQL, fewer than 3 letters
+  or digits in a row) is only looked for in the window: in a tenant with more than ``WINDOW``
+  repositories a 1- or 2-character query lists every prefix match but substrings only from its
+  first ``WINDOW`` names. A third character makes it complete.
+
+A search is a bounded number of statements whatever the repository count (``MAX_STATEMENTS``:
+the prefix range, per substring part a walk, a "few" look-up and the candidates, SQLite's window
+bound once, and loading the page's rows). They are built once per dialect, with bound parameters.
+"""
+
+from dataclasses import dataclass
+from functools import cache
+
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    bindparam,
+    func,
+    literal,
+    literal_column,
+    not_,
+    select,
+    table,
+    union_all,
+)
+
+from .extensions import db
+from .models import Repository, search_words
+
+PAGE_SIZE = 20
+FEW = 1000  # trigram-index rows checked and sorted at most; more: a common substring
+WINDOW = 20_000  # names walked in order before the trigram index is asked
+MAX_STATEMENTS = 1 + 2 * 3 + 1 + 1  # prefix, two parts × (walk, few, candidates), bound, rows
+_SEPARATORS = str.maketrans("/-_.", "qzjx")  # as models.search_words() in the database
+
+
+def normalize(query: str) -> str:
+    """The query as search_name stores names: lower-cased, without NULs or line breaks."""
+    return query.strip().lower().replace("\n", "").replace("\r", "").replace("\x00", "")
+
+
+def search_repositories(tenant_id: int, query: str, page: int = 0) -> tuple[list[Repository], bool]:
+    """One page of the tenant's repositories matching ``query``, best first: exact, prefix of the
+    full name, prefix of a name after "/", then any substring. Returns (rows, more)."""
+    q = normalize(query)
+    wanted = (page + 1) * PAGE_SIZE + 1  # one more than this page: is there a next one?
+    finder = _Finder(tenant_id)
+    if not q:
+        ids = finder.ids("everything", limit=wanted)
+    else:
+        ids = finder.ids(
+            "prefix" if _upper(q) else "prefix_open", q=q, upper=_upper(q), limit=wanted
+        )
+        parts = (
+            _Part(needle="/" + q, prefix=q),  # after "/", not already a prefix
+            _Part(needle=q, prefix=q, also_not="/" + q),  # anywhere else
+        )
+        for part in parts:
+            if len(ids) >= wanted:
+                break
+            ids += finder.substring(part, wanted - len(ids))
+    chosen = ids[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    rows = db.session.scalars(select(Repository).where(Repository.id.in_(chosen)))
+    rows = {r.id: r for r in rows}
+    return [rows[i] for i in chosen if i in rows], len(ids) > (page + 1) * PAGE_SIZE
+
+
+@dataclass(frozen=True)
+class _Part:
+    """The names holding ``needle`` that neither start with ``prefix`` nor hold ``also_not``
+    (the matches of an earlier part)."""
+
+    needle: str
+    prefix: str
+    also_not: str | None = None
+
+    def parameters(self) -> dict:
+        return {
+            "needle": self.needle,
+            "prefix": self.prefix,
+            "prefix_length": len(self.prefix),
+            "also_not": self.also_not,
+        }
+
+
+def _upper(prefix: str) -> str | None:
+    """The smallest string above every string that starts with ``prefix`` (code-point order), or
+    None when there is none."""
+    while prefix:
+        code = ord(prefix[-1]) + 1
+        if 0xD800 <= code <= 0xDFFF:  # surrogates are not characters: no name holds one
+            code = 0xE000
+        if code <= 0x10FFFF:
+            return prefix[:-1] + chr(code)
+        prefix = prefix[:-1]
+    return None
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _phrase(needle: str) -> str:
+    """An FTS5 query for the trigrams of ``needle`` in a row (a quoted string is literal)."""
+    return '"' + needle.replace('"', '""') + '"'
+
+
+def indexed(needle: str, postgresql: bool) -> bool:
+    """Whether the trigram index can look ``needle`` up: SQLite's FTS5 trigrams are any 3
+    characters; pg_trgm's come from runs of letters and digits (separators made letters)."""
+    if not postgresql:
+        return len(needle) >= 3
+    run = 0
+    for character in needle.translate(_SEPARATORS):
+        run = run + 1 if character.isalnum() else 0
+        if run == 3:
+            return True
+    return False
+
+
+class _Finder:
+    """The statements of one search, for the session's database (SQLite or PostgreSQL)."""
+
+    def __init__(self, tenant_id: int):
+        self.tenant_id = tenant_id
+        self.dialect = db.session.get_bind().dialect.name
+        self.postgresql = self.dialect == "postgresql"
+        self._bound: tuple[str | None] | None = None
+        self._common: set[str] = set()  # needles the trigram index has many rows for
+
+    def run(self, kind: str, excluding: bool = False, **parameters):
+        statement = _statement(self.dialect, kind, excluding)
+        return db.session.execute(statement, {"tenant": self.tenant_id, **parameters})
+
+    def ids(self, kind: str, excluding: bool = False, **parameters) -> list[int]:
+        return list(self.run(kind, excluding, **parameters).scalars())
+
+    def substring(self, part: _Part, limit: int) -> list[int]:
+        """The first ``limit`` ids in name order of the tenant's names that ``part`` holds."""
+        excluding = part.also_not is not None
+        parameters = part.parameters() | {"limit": limit, "few": FEW, "window": WINDOW}
+        walked = self.walk(excluding, parameters)  # stops at ``limit`` matches
+        if len(walked) >= limit or not indexed(part.needle, self.postgresql):
+            return walked
+        pattern = self.pattern(part.needle)
+        if not any(needle in part.needle for needle in self._common):  # holding one: common
+            found = self.few(part, pattern, parameters)
+            if found is not None:
+                return found
+        if self.bound() is None:  # the window held the whole tenant
+            return walked
+        return self.ids("candidates", excluding, pattern=pattern, **parameters)
+
+    def walk(self, excluding: bool, parameters: dict) -> list[int]:
+        """Like ``first``, in the tenant's first ``WINDOW`` names only."""
+        if self.postgresql:  # one statement, reading the index in order
+            return self.ids("walk_window", excluding, **parameters)
+        bound = self.bound()
+        if bound is None:
+            return self.ids("walk", excluding, **parameters)
+        return self.ids("walk_window", excluding, bound=bound, **parameters)
+
+    def pattern(self, needle: str) -> str:
+        """The trigram index's query for ``needle``."""
+        if self.postgresql:
+            return "%" + _like(needle.translate(_SEPARATORS)) + "%"
+        return _phrase(needle)
+
+    def few(self, part: _Part, pattern: str, parameters: dict) -> list[int] | None:
+        """The answer for ``part`` when the trigram index has at most ``FEW`` rows for its needle
+        (in all tenants), else None (and the needle is remembered as common): one statement,
+        the capped count and the answer."""
+        rows = self.run("few", part.also_not is not None, pattern=pattern, **parameters).all()
+        if any(id_ == -1 and n > FEW for id_, n in rows):
+            self._common.add(part.needle)
+            return None
+        return [id_ for id_, _ in rows if id_ != -1]
+
+    def bound(self) -> str | None:
+        """The tenant's ``WINDOW``-th name (the end of the walked window), or None when it has
+        fewer repositories; asked once per search."""
+        if self._bound is None:
+            self._bound = (self.run("bound", offset=WINDOW - 1).scalar(),)
+        return self._bound[0]
+
+
+@cache
+def _statement(dialect: str, kind: str, excluding: bool):
+    """The statement of ``kind`` for ``dialect`` (parameters: tenant, q, upper, needle, prefix,
+    prefix_length, also_not, bound, pattern, limit, offset, few, window)."""
+    postgresql = dialect == "postgresql"
+    names = Repository.search_name
+
+    def name(column=names):
+        return column.collate("C") if postgresql else column  # code-point order
+
+    def holds(column=names):
+        def contains(needle):
+            return (func.strpos if postgresql else func.instr)(column, needle) > 0
+
+        length = bindparam("prefix_length", type_=Integer)
+        start = func.left(column, length) if postgresql else func.substr(column, 1, length)
+        condition = and_(
+            contains(bindparam("needle", type_=String)), start != bindparam("prefix", type_=String)
+        )
+        if excluding:  # the second part: not the names the first part holds
+            condition = and_(condition, not_(contains(bindparam("also_not", type_=String))))
+        return condition
+
+    def matching():  # the trigram index's candidates (all tenants)
+        if postgresql:
+            words = search_words(names)
+            return select(Repository.id).where(words.like(bindparam("pattern", type_=String)))
+        return (
+            select(literal_column("rowid"))
+            .select_from(table("repositories_search"))
+            .where(literal_column("repositories_search").match(bindparam("pattern", type_=String)))
+        )
+
+    tenant = Repository.tenant_id == bindparam("tenant", type_=Integer)
+    # "+ 0": no index on tenant_id, so the planner starts from the trigram index's candidates
+    tenant_of_candidates = Repository.tenant_id + 0 == bindparam("tenant", type_=Integer)
+
+    def ordered(*conditions):
+        statement = select(Repository.id).where(*conditions).order_by(name(), Repository.id)
+        return statement.limit(bindparam("limit", type_=Integer))
+
+    if kind == "everything":
+        return ordered(tenant)
+    if kind == "prefix":  # a range on the index, in its order (exact matches first)
+        return ordered(
+            tenant,
+            name() >= bindparam("q", type_=String),
+            name() < bindparam("upper", type_=String),
+        )
+    if kind == "prefix_open":
+        return ordered(tenant, name() >= bindparam("q", type_=String))
+    if kind == "bound":
+        return (
+            select(names)
+            .where(tenant)
+            .order_by(name(), Repository.id)
+            .offset(bindparam("offset", type_=Integer))
+            .limit(1)
+        )
+    if kind == "walk":
+        return ordered(tenant, holds())
+    if kind == "walk_window" and postgresql:
+        # the first ``window`` names; the outer order is the inner one, so PostgreSQL reads the
+        # index in order and stops at ``limit`` matches
+        window = (
+            select(Repository.id, name().label("name"))
+            .where(tenant)
+            .order_by(name(), Repository.id)
+            .limit(bindparam("window", type_=Integer))
+            .subquery()
+        )
+        return (
+            select(window.c.id)
+            .where(holds(window.c.name))
+            .order_by(window.c.name, window.c.id)
+            .limit(bindparam("limit", type_=Integer))
+        )
+    if kind == "walk_window":
+        return ordered(tenant, holds(), name() <= bindparam("bound", type_=String))
+    if kind == "candidates":
+        return ordered(Repository.id.in_(matching()), tenant_of_candidates, holds())
+    if kind == "few":
+        few = bindparam("few", type_=Integer)
+        found = matching().limit(few + 1).cte("found")
+        many = select(func.count()).select_from(found).scalar_subquery() > few
+        answer = select(Repository.id, literal(0).label("n"))
+        answer = answer.where(
+            Repository.id.in_(select(found.c[0])), tenant_of_candidates, holds(), not_(many)
+        )
+        answer = answer.order_by(name(), Repository.id).limit(bindparam("limit", type_=Integer))
+        count = select(literal(-1).label("id"), func.count().label("n")).select_from(found)
+        return union_all(count, select(answer.subquery()))
+    raise ValueError(kind)

@@ -1,0 +1,221 @@
+"""Repository search in the database (gitint/search.py): the same answers as a plain reading of
+the ordering rule on every path (prefix range, window walk, trigram index, common substrings),
+the index kept in step by the writes themselves, a bounded number of statements whatever the
+repository count, and on PostgreSQL plans that use the indexes."""
+
+import random
+
+import pytest
+from sqlalchemy import delete, event, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from gitint import search
+from gitint.extensions import db
+from gitint.models import Repository
+from gitint.search import PAGE_SIZE, search_repositories
+
+WORDS = ("api", "web", "app", "core", "data", "ui", "led", "tools", "infra", "payments")
+
+
+def expected(names: list[str], query: str) -> list[str]:
+    """The ordering rule read plainly: names starting with the query (exact first, as it sorts
+    first), then holding "/query", then holding it anywhere else; code-point order in each."""
+    q = query.strip().lower()
+    starts = sorted(n for n in names if n.startswith(q))
+    after = sorted(n for n in names if not n.startswith(q) and "/" + q in n)
+    inside = sorted(n for n in names if not n.startswith(q) and "/" + q not in n and q in n)
+    return starts + after + inside
+
+
+def all_pages(tenant_id: int, query: str) -> list[str]:
+    found, page, more = [], 0, True
+    while more:
+        rows, more = search_repositories(tenant_id, query, page)
+        assert len(rows) <= PAGE_SIZE
+        found += [r.search_name for r in rows]
+        page += 1
+    return found
+
+
+def add_names(integration, names):
+    db.session.add_all(
+        Repository(
+            tenant_id=integration.tenant_id,
+            integration_id=integration.id,
+            host_id=name,
+            full_name=name,
+            search_name=name,
+            default_branch="main",
+            web_url=f"https://github.com/{name}",
+        )
+        for name in names
+    )
+    db.session.commit()
+
+
+def random_names(count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    names = set()
+    while len(names) < count:
+        owner = rng.choice(WORDS) + rng.choice(("", "-co", "_x", "2"))
+        repo = "-".join(rng.sample(WORDS, rng.randint(1, 3)))
+        names.add(f"{owner}/{repo}{rng.choice(('', '.js', '-v2'))}")
+    return sorted(names)
+
+
+@pytest.fixture
+def small_limits(monkeypatch):
+    """A window and a 'few' small enough that a test's hundreds of names take every path."""
+    monkeypatch.setattr(search, "WINDOW", 40)
+    monkeypatch.setattr(search, "FEW", 15)
+
+
+QUERIES = ("api", "API", "web-", "/ui", "led", "app/", "ools", "payments", "a-co/", "zzz", "d", "")
+
+
+@pytest.mark.parametrize("limits", ["default", "small"])
+def test_every_path_gives_the_plain_answer(
+    request, limits, make_tenant, make_integration, make_repo
+):
+    """Does every query, over every page, list exactly the names the ordering rule gives — with
+    the real limits and with limits so small that the window walk, the trigram index's 'few'
+    answer and the common-substring candidates all run?"""
+    if limits == "small":
+        request.getfixturevalue("small_limits")
+    tenant, other = make_tenant(), make_tenant()
+    names = random_names(300, seed=11)
+    add_names(make_integration(tenant), names)
+    add_names(make_integration(other), [n + "-other" for n in names[:50]])  # another tenant's
+    for query in QUERIES:
+        got = all_pages(tenant.id, query)
+        if not query:
+            assert got == sorted(names)  # no query: everyone, in order, a page at a time
+            continue
+        want = expected(names, query)
+        if limits == "small" and not search.indexed(query.lower(), _is_postgresql()):
+            # too short for the trigram index: every prefix match first, then substrings found
+            # in the window only — still in order, and nothing that does not match
+            starts = [n for n in want if n.startswith(query.lower())]
+            assert got[: len(starts)] == starts, query
+            assert got == [n for n in want if n in set(got)], query
+            continue
+        assert got == want, query
+
+
+def _is_postgresql() -> bool:
+    return db.engine.dialect.name == "postgresql"
+
+
+def test_the_index_follows_inserts_renames_upserts_and_deletes(
+    app, make_tenant, make_integration, make_repo
+):
+    """Is the search index kept in step by the writes themselves (no code in the sync): a new
+    name found, a renamed one found by its new name only, an upsert (the sync's statement)
+    re-indexed, a deleted one gone?"""
+    tenant = make_tenant()
+    integration = make_integration(tenant)
+    add_names(integration, [f"filler/repo-{n:03d}" for n in range(30)])
+    repo = make_repo(integration, "acme/quokka-service")
+    assert all_pages(tenant.id, "okka") == ["acme/quokka-service"]
+
+    db.session.execute(
+        update(Repository).where(Repository.id == repo.id).values(search_name="acme/wombat-api")
+    )
+    db.session.commit()
+    assert all_pages(tenant.id, "okka") == []
+    assert all_pages(tenant.id, "mbat") == ["acme/wombat-api"]
+
+    dialect = postgresql if _is_postgresql() else sqlite
+    row = {
+        "tenant_id": tenant.id,
+        "integration_id": integration.id,
+        "host_id": repo.host_id,
+        "full_name": "acme/numbat-api",
+        "search_name": "acme/numbat-api",
+        "default_branch": "main",
+        "web_url": "https://github.com/acme/numbat-api",
+    }
+    statement = dialect.insert(Repository.__table__).values(**row)
+    statement = statement.on_conflict_do_update(
+        index_elements=["integration_id", "host_id"],
+        set_={"full_name": row["full_name"], "search_name": row["search_name"]},
+    )
+    db.session.execute(statement)
+    db.session.commit()
+    assert all_pages(tenant.id, "mbat") == ["acme/numbat-api"]
+
+    db.session.execute(delete(Repository).where(Repository.id == repo.id))
+    db.session.commit()
+    assert all_pages(tenant.id, "mbat") == []
+
+
+def count_statements(run) -> int:
+    statements = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        run()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    return len(statements)
+
+
+def test_a_search_is_a_bounded_number_of_statements(
+    small_limits, client, make_tenant, make_integration
+):
+    """Is a search at most search.MAX_STATEMENTS statements whatever the repository count, on
+    every path (with small limits, so every path runs), and a type-ahead request a fixed number
+    of statements more?"""
+    from tests.dialogs.conftest import get
+
+    queries = ("api", "/ui", "ools", "zzz", "ata", "ments", "pi", "o/", "d", "")
+    for size in (60, 600, 3000):
+        tenant = make_tenant()
+        add_names(make_integration(tenant), random_names(size, seed=size))
+        counts, overhead = {}, set()
+        for q in queries:
+            counts[q] = count_statements(lambda q=q, t=tenant.id: search_repositories(t, q))
+            path = f"/dialogs/repositories?repository_name={q}"
+            request = count_statements(lambda p=path, t=tenant: get(client, t, p))
+            overhead.add(request - counts[q])
+        assert max(counts.values()) <= search.MAX_STATEMENTS, (size, counts)
+        assert len(overhead) == 1, overhead
+
+
+# ---------------------------------------------------------------- PostgreSQL's plans
+
+
+def plan(statement, parameters: dict) -> str:
+    compiled = statement.compile(dialect=db.engine.dialect)
+    with db.engine.connect() as connection:
+        connection.exec_driver_sql("SET enable_seqscan = off")  # an index when one can serve
+        rows = connection.exec_driver_sql(
+            "EXPLAIN " + str(compiled), compiled.construct_params(parameters)
+        ).all()
+    return "\n".join(row[0] for row in rows)
+
+
+def test_postgresql_plans_use_the_indexes(app, make_tenant, make_integration):
+    """On PostgreSQL, does the prefix range read ix_repositories_tenant_search_c (its collation
+    is the query's) and the substring look-up read the pg_trgm index?"""
+    if not _is_postgresql():
+        pytest.skip("PostgreSQL only: SQLite's plans are checked by its FTS5 table")
+    tenant = make_tenant()
+    add_names(make_integration(tenant), random_names(2000, seed=5))
+    db.session.execute(text("ANALYZE repositories"))
+    db.session.commit()
+    base = {"tenant": tenant.id, "limit": 21}
+    prefix = plan(
+        search._statement("postgresql", "prefix", False), {**base, "q": "api", "upper": "apj"}
+    )
+    assert "ix_repositories_tenant_search_c" in prefix, prefix
+    assert "Sort" not in prefix, prefix  # read in the index's order
+    needle = {"needle": "ools", "prefix": "ools", "prefix_length": 4, "also_not": None}
+    few = plan(
+        search._statement("postgresql", "few", False),
+        {**base, **needle, "pattern": "%ools%", "few": 1000},
+    )
+    assert "ix_repositories_search_trgm" in few, few
