@@ -21,6 +21,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_database(app)
     init_keyring(app)
     init_security(app)
+    init_queue(app)
     init_delivery(app)
     init_views(app)
     init_cli(app)
@@ -60,6 +61,12 @@ def init_security(app: Flask) -> None:
     init_context(app)
 
 
+def init_queue(app: Flask) -> None:
+    from .queue import init_app
+
+    init_app(app)  # Huey: SQLite in instance/, Redis with GITINT_QUEUE_URL, inline when testing
+
+
 def init_delivery(app: Flask) -> None:
     from .assets import init_app as init_assets
 
@@ -67,7 +74,7 @@ def init_delivery(app: Flask) -> None:
 
 
 def init_views(app: Flask) -> None:
-    from .views import admin, dialogs, forge, health, lifecycle, pats
+    from .views import admin, dialogs, forge, health, lifecycle, pats, webhooks
     from .views.common import too_large
 
     app.register_error_handler(413, too_large)  # a body over MAX_CONTENT_LENGTH, unread
@@ -77,6 +84,7 @@ def init_views(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(lifecycle.bp)
     app.register_blueprint(pats.bp)
+    app.register_blueprint(webhooks.bp)
     if app.config["GITINT_DEV"]:  # the development Jira host exists only in dev
         from .dev import devhost
         from .dev import forge as dev_forge

@@ -1,4 +1,5 @@
-"""The audit log: every create attempt and admin change, never a secret."""
+"""The audit log: every create attempt, admin change, repository sync (manual, cli, scheduled,
+webhook) and refused webhook delivery; never a secret."""
 
 from flask import g
 
@@ -6,7 +7,18 @@ from .extensions import db
 from .models import AuditEvent, Integration
 
 
-def record(
+def record(action: str, result: str, **fields) -> AuditEvent:
+    """Add one audit event for the current caller (g.ctx) and commit it (``fields``: as
+    ``add``'s). ``acting`` is "user_pat" or "integration"; ``detail`` is the user-facing
+    sentence."""
+    event = add(g.ctx.tenant_id, g.ctx.account_id, action, result, **fields)
+    db.session.commit()
+    return event
+
+
+def add(
+    tenant_id: int,
+    account_id: str,
     action: str,
     result: str,
     *,
@@ -17,13 +29,11 @@ def record(
     detail: str | None = None,
     link: str | None = None,
 ) -> AuditEvent:
-    """Add one audit event for the current caller (g.ctx) and commit it.
-
-    ``acting`` is "user_pat" or "integration"; ``detail`` is the user-facing sentence.
-    """
+    """Add one audit event for ``account_id`` (a Jira user, or "cli", "scheduler", "webhook"
+    for work nobody clicked); the caller commits."""
     event = AuditEvent(
-        tenant_id=g.ctx.tenant_id,
-        account_id=g.ctx.account_id,
+        tenant_id=tenant_id,
+        account_id=account_id,
         integration_id=integration.id if integration else None,
         integration_name=integration.name if integration else "",
         repository=repository,
@@ -35,5 +45,4 @@ def record(
         link=link,
     )
     db.session.add(event)
-    db.session.commit()
     return event

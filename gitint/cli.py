@@ -128,6 +128,7 @@ def demo(host: str, port: int):
     from .dev import forge as dev_forge
     from .dev.devhost import USERS, ensure_demo_integrations, ensure_dev_tenant
     from .dev.fakehost import FakeGitHost, demo_state
+    from .queue import start_in_process
 
     os.environ["GITINT_DEV"] = "1"
     os.environ["GITINT_ALLOW_PRIVATE_HOSTS"] = "1"
@@ -163,12 +164,20 @@ def demo(host: str, port: int):
         f"A fake git host runs at {githost.base_url}; when asked for a personal access token,"
         " use the demo token ghp_demo_developer_token (it is only valid on that fake host)."
     )
-    serving.run_simple(host, port, app, threaded=True)
+    consumer = start_in_process()  # a queue worker: syncs, webhooks and the schedule
+    if consumer:
+        click.echo("A task queue worker runs inside this process (no `gitint worker` needed).")
+    try:
+        serving.run_simple(host, port, app, threaded=True)
+    finally:
+        if consumer:
+            consumer.stop()
 
 
 @gitint.command("check-pats")
 @click.option("--tenant", "issuer", help="Only this tenant's credentials (its issuer).")
 @click.option("--integration", "integration_id", type=int, help="Only this integration's.")
+@click.option("--now", is_flag=True, help="Check here and now, printing each outcome.")
 @click.option(
     "--pause",
     type=float,
@@ -178,37 +187,68 @@ def demo(host: str, port: int):
     help="Seconds between two calls to the same host (keeps within its rate limits).",
 )
 @with_appcontext
-def check_pats(issuer: str | None, integration_id: int | None, pause: float):
-    """Re-validate users' stored tokens with their hosts; update status, expiry and check time."""
-    import time
-    from collections import Counter
+def check_pats(issuer: str | None, integration_id: int | None, now: bool, pause: float):
+    """Re-validate users' stored tokens with their hosts; update status, expiry and check time.
 
-    from sqlalchemy import select
+    Queued for a worker unless --now (a worker also checks every token daily)."""
+    from .credentials import check_stored
+    from .queue import check_pats as check_pats_job
 
-    from .credentials import host_key, revalidate
-    from .models import Credential, Integration, Tenant
+    if not now:
+        check_pats_job(issuer, integration_id)
+        click.echo("Queued: a worker checks the tokens (see the worker's log).")
+        return
 
-    query = select(Credential.id).join(Credential.integration).order_by(Credential.id)
-    if issuer:
-        query = query.join(Tenant, Tenant.id == Credential.tenant_id).where(Tenant.issuer == issuer)
-    if integration_id is not None:
-        query = query.where(Integration.id == integration_id)
-    last_call: dict[str, float] = {}
-    outcomes: Counter = Counter()
-    for credential_id in db.session.scalars(query).all():
-        credential = db.session.get(Credential, credential_id)
+    def report(credential, outcome: str) -> None:
         integration = credential.integration
-        key = host_key(integration)
-        if key in last_call:
-            time.sleep(max(0.0, pause - (time.monotonic() - last_call[key])))
-        outcome = revalidate(credential)
-        last_call[key] = time.monotonic()
-        outcomes[outcome.split(":")[0]] += 1
         click.echo(
             f"{integration.name} (#{integration.id}) user {credential.account_id}: {outcome}"
         )
+
+    outcomes = check_stored(
+        issuer=issuer, integration_id=integration_id, pause=pause, report=report
+    )
     summary = ", ".join(f"{n} {state}" for state, n in sorted(outcomes.items())) or "none stored"
     click.echo(f"Checked {sum(outcomes.values())} credentials: {summary}.")
+
+
+@gitint.command("worker")
+@click.option(
+    "--workers",
+    "-w",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Jobs run at once (threads).",
+)
+@click.option("--no-periodic", is_flag=True, help="Leave the schedule to other workers.")
+@with_appcontext
+def worker(workers: int, no_periodic: bool):
+    """Run the task queue's consumer: syncs, webhook deliveries, the schedule (Ctrl-C stops
+    after the running jobs; SIGTERM stops at once and hands a running sync back)."""
+    import logging
+
+    from . import queue
+
+    if queue.huey.immediate:
+        raise click.UsageError("The queue is in immediate mode (GITINT_QUEUE_IMMEDIATE).")
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    consumer = queue.consumer(workers=workers, periodic=not no_periodic)
+    queue.resume_soon(current_app)
+    click.echo(f"gitint worker: {workers} threads on {_queue_display()}.", err=True)
+    consumer.run()
+
+
+def _queue_display() -> str:
+    """Where the queue lives, without a password."""
+    from urllib.parse import urlsplit
+
+    url = current_app.config["GITINT_QUEUE_URL"]
+    parts = urlsplit(url)
+    if parts.password:
+        url = url.replace(f":{parts.password}@", ":***@", 1)
+    return url
 
 
 # ---------------------------------------------------------------- admin: integrations, sync, audit
@@ -313,15 +353,20 @@ def integration_add(
 
 @gitint.command("sync-repos")
 @click.option("--integration", "integration_id", type=int, help="Only this integration.")
-@click.option("--force", is_flag=True, help="Take over a sync that looks like it is running.")
+@click.option("--now", is_flag=True, help="Sync here and now, with a progress line.")
+@click.option("--force", is_flag=True, help="With --now: take over a sync a worker is running.")
 @with_appcontext
-def sync_repos(integration_id: int | None, force: bool):
-    """List the repositories each integration account can see into the database."""
+def sync_repos(integration_id: int | None, now: bool, force: bool):
+    """List the repositories each integration account can see into the database.
+
+    Queued for a worker unless --now; a sync already queued or running is joined."""
     from sqlalchemy import select
 
-    from . import sync
+    from . import queue, sync
     from .models import Integration
 
+    if force and not now:
+        raise click.UsageError("--force takes over a running sync: use it with --now.")
     query = select(Integration.id, Integration.name).order_by(Integration.id)
     if integration_id is not None:
         query = query.where(Integration.id == integration_id)
@@ -330,10 +375,10 @@ def sync_repos(integration_id: int | None, force: bool):
         raise click.UsageError(f"No integration has the id {integration_id}.")
     failed = 0
     for iid, name in targets:
-        stamp = sync.claim(iid, force=force)
-        if stamp is None:
-            click.echo(f"{name} (#{iid}): a sync is already running; --force takes it over.")
-            failed += 1
+        if not now:
+            _, queued = queue.request_sync(iid, "cli", "cli")
+            state = "queued for a worker" if queued else "joined the sync already queued or running"
+            click.echo(f"{name} (#{iid}): {state}.")
             continue
         estimate = sync.repository_count(iid)
 
@@ -341,7 +386,12 @@ def sync_repos(integration_id: int | None, force: bool):
             of = f" of ~{estimate:,} ({min(100, done * 100 // estimate)}%)" if estimate else ""
             click.echo(f"\r{name}: {done:,}{of} repositories", nl=False)
 
-        outcome = sync.run(iid, stamp, on_progress=progress)
+        sync.request(iid, "cli", "cli")  # or join the queued one, and run it here
+        outcome = sync.perform(iid, force=force, on_progress=progress)
+        if outcome.state == "joined":
+            click.echo(f"{name} (#{iid}): a worker is running its sync; --force takes it over.")
+            failed += 1
+            continue
         click.echo("")
         if outcome.state == "done":
             done, removed = f"{outcome.done:,}", f"{outcome.removed:,}"

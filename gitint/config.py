@@ -41,6 +41,13 @@ def from_environment(instance_path: str) -> dict:
         ),
         "GITINT_FORGE_ENVIRONMENT_ID": os.environ.get("GITINT_FORGE_ENVIRONMENT_ID", "").strip()
         or None,
+        # the task queue (gitint/queue.py): SQLite in instance/ unless redis://…; immediate
+        # (tasks run inline, no consumer) defaults to on under TESTING
+        "GITINT_QUEUE_URL": os.environ.get("GITINT_QUEUE_URL", "").strip()
+        or "sqlite:///" + str(Path(instance_path) / "queue.sqlite"),
+        "GITINT_QUEUE_NAME": os.environ.get("GITINT_QUEUE_NAME", "gitint"),
+        "GITINT_QUEUE_IMMEDIATE": None,
+        "GITINT_SYNC_LEASE": float(os.environ.get("GITINT_SYNC_LEASE", "60")),  # seconds
         "MAX_CONTENT_LENGTH": 1024 * 1024,  # request bodies; larger ones are a 413 unread
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,  # one form field may use all of it (Flask: 500 kB)
         "WTF_CSRF_ENABLED": False,  # the context-token header is the CSRF defence (SPEC §4)

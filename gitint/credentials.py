@@ -6,12 +6,13 @@ asks for a new one.
 """
 
 import math
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import hosts
@@ -301,3 +302,62 @@ def host_key(integration: Integration) -> str:
             integration.region,
         )
     )
+
+
+# ---------------------------------------------------------------- checking stored tokens
+
+RECHECK_AFTER = timedelta(hours=20)  # the daily job skips credentials checked since
+
+
+def check_stored(
+    *,
+    issuer: str | None = None,
+    integration_id: int | None = None,
+    due_only: bool = False,
+    pause: float | None = None,
+    report: Callable[[Credential, str], None] | None = None,
+) -> Counter:
+    """Re-validate stored credentials with their hosts (``revalidate``), pausing ``pause``
+    seconds between two calls to the same host; outcomes counted by kind.
+
+    ``due_only`` (the daily job) takes only those not checked for ``RECHECK_AFTER``, each
+    claimed atomically first, so consumers running the job at once never check one twice."""
+    import os
+    import time
+
+    from .models import Tenant
+
+    if pause is None:
+        pause = float(os.environ.get("GITINT_CHECK_PATS_PAUSE", "1"))
+    query = select(Credential.id).join(Credential.integration).order_by(Credential.id)
+    if issuer:
+        query = query.join(Tenant, Tenant.id == Credential.tenant_id).where(Tenant.issuer == issuer)
+    if integration_id is not None:
+        query = query.where(Integration.id == integration_id)
+    cutoff = utcnow() - RECHECK_AFTER
+    not_recent = or_(Credential.checked_at.is_(None), Credential.checked_at < cutoff)
+    if due_only:
+        query = query.where(not_recent)
+    last_call: dict[str, float] = {}
+    outcomes: Counter = Counter()
+    for credential_id in db.session.scalars(query).all():
+        if due_only:
+            claimed = db.session.execute(
+                update(Credential)
+                .where(Credential.id == credential_id, not_recent)
+                .values(checked_at=utcnow()),
+                execution_options={"synchronize_session": False},
+            ).rowcount
+            db.session.commit()
+            if not claimed:
+                continue
+        credential = db.session.get(Credential, credential_id)
+        key = host_key(credential.integration)
+        if key in last_call:
+            time.sleep(max(0.0, pause - (time.monotonic() - last_call[key])))
+        outcome = revalidate(credential)
+        last_call[key] = time.monotonic()
+        outcomes[outcome.split(":")[0]] += 1
+        if report:
+            report(credential, outcome)
+    return outcomes

@@ -31,6 +31,7 @@ from .settings import (
     MIN_LENGTH,
     SEPARATORS,
     SERVER_VERSIONS,
+    SYNC_EVERY,
     format_prefixes,
     parse_prefixes,
     template_problem,
@@ -151,6 +152,9 @@ class SettingsForm(Form):
         default=100,
     )
     type_prefixes = TextAreaField("Issue type prefixes")
+    sync_every_hours = SelectField(
+        "Sync every", choices=options(SYNC_EVERY.items()), coerce=int, default=6
+    )
 
     def validate_branch_template(self, field):
         problem = template_problem(field.data)
@@ -171,6 +175,7 @@ class SettingsForm(Form):
             separator=integration.separator,
             max_length=integration.max_length,
             type_prefixes=format_prefixes(integration.type_prefixes),
+            sync_every_hours=integration.sync_every_hours,
         )
         return cls(formdata=None, data=data)
 
@@ -184,6 +189,7 @@ class SettingsForm(Form):
             "separator": self.separator.data,
             "max_length": self.max_length.data,
             "type_prefixes": parse_prefixes(self.type_prefixes.data)[0],
+            "sync_every_hours": self.sync_every_hours.data,
         }
 
 

@@ -96,6 +96,7 @@ class Integration(db.Model):
         UniqueConstraint("id", "tenant_id"),  # target of the composite keys below
         CheckConstraint(_in("kind", PROVIDER_KINDS), name="kind"),
         CheckConstraint("max_length BETWEEN 10 AND 200", name="max_length"),
+        CheckConstraint("sync_every_hours BETWEEN 0 AND 168", name="sync_every_hours"),
     )
     SECRET_FIELD = "credential_ct"
 
@@ -128,6 +129,16 @@ class Integration(db.Model):
     sync_done: Mapped[int] = mapped_column(Integer, default=0)
     sync_error: Mapped[str | None] = mapped_column(Text)
     synced_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # the task queue's view of the sync (gitint/sync.py): the pending or current run, the lease
+    # its worker holds (renewed while it runs; an expired lease means the worker died) and the
+    # schedule ("Sync every" N hours, 0 = off)
+    sync_run_id: Mapped[int | None] = mapped_column(Integer)
+    sync_requested_at: Mapped[datetime | None] = mapped_column(DateTime)
+    sync_owner: Mapped[str | None] = mapped_column(String(32))
+    sync_lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    sync_every_hours: Mapped[int] = mapped_column(Integer, default=6)
+    # when a sync or a webhook last changed this integration's repositories
+    repositories_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     tenant: Mapped[Tenant] = relationship()
@@ -307,4 +318,92 @@ class Idempotency(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-SECRET_MODELS = (Tenant, Integration, Credential)
+SYNC_TRIGGERS = ("manual", "cli", "scheduled")
+
+
+class SyncRun(db.Model):
+    """One requested repository sync of an integration (history; old rows are cleaned up)."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["integration_id", "tenant_id"],
+            ["integrations.id", "integrations.tenant_id"],
+            ondelete="CASCADE",
+        ),
+        CheckConstraint(_in("trigger", SYNC_TRIGGERS), name="trigger"),
+        Index("ix_sync_runs_integration_time", "integration_id", "requested_at"),
+        Index("ix_sync_runs_requested_at", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(Integer)
+    integration_id: Mapped[int] = mapped_column(Integer)
+    trigger: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[str] = mapped_column(String(128))  # a Jira account id, "cli", "scheduler"
+    requested_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)  # of the latest attempt
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued running done failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # > 1: resumed after a dead worker
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    removed: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Webhook(db.Model):
+    """The address and secret a git host signs its repository events with, one per integration.
+
+    ``public_id`` is the last part of ``/webhooks/<public_id>``; the secret is sealed like every
+    other secret (GitHub: the HMAC key; GitLab: the secret token; Azure: the basic-auth password).
+    """
+
+    __tablename__ = "webhooks"
+    __table_args__ = (
+        UniqueConstraint("integration_id"),
+        ForeignKeyConstraint(
+            ["integration_id", "tenant_id"],
+            ["integrations.id", "integrations.tenant_id"],
+            ondelete="CASCADE",
+        ),
+    )
+    SECRET_FIELD = "secret_ct"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(Integer, index=True)
+    integration_id: Mapped[int] = mapped_column(Integer)
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_ct: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_delivery_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_delivery_event: Mapped[str | None] = mapped_column(String(64))
+    last_rejected_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    integration: Mapped[Integration] = relationship()
+
+    def secret_aad(self) -> str:
+        return (
+            f"webhook|tenant={self.tenant_id}|integration={self.integration_id}"
+            f"|hook={self.public_id}"
+        )
+
+
+class WebhookDelivery(db.Model):
+    """A verified delivery, kept for a while so that a replayed one changes nothing twice."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "key"),
+        Index("ix_webhook_deliveries_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))  # the host's delivery id, else the body's hash
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    event: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # applied ignored failed
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+SECRET_MODELS = (Tenant, Integration, Credential, Webhook)

@@ -41,6 +41,16 @@ SERVER_VERSIONS = {
     "2022": "Azure DevOps Server 2022",
 }
 NO_PAT_VERSIONS = ("2013", "2015")  # TFS before 2017 has no personal access tokens
+SYNC_EVERY = {  # "Sync every": hours → label (gitint/sync.py schedules them; 0 is off)
+    0: "Off (only when asked)",
+    1: "1 hour",
+    3: "3 hours",
+    6: "6 hours",
+    12: "12 hours",
+    24: "day",
+    48: "2 days",
+    168: "week",
+}
 
 TEMPLATE_VARIABLES = ("issuekey", "projectkey", "summary", "issuetype")
 SEPARATORS = ("-", "_", ".", "/")

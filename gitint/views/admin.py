@@ -1,5 +1,5 @@
 """Admin pages (Jira administrators only): integrations and their feature settings, repository
-sync with progress, and the audit log.
+sync with progress, the host webhook, and the audit log.
 
 Every page is reached from the iframe entry ``GET /admin/integrations?jwt=...``; links and forms
 are htmx requests that swap one named block of the page (the block is picked by HX-Target).
@@ -7,19 +7,20 @@ are htmx requests that swap one named block of the page (the block is picked by 
 
 from datetime import datetime, time, timedelta
 
-from flask import Blueprint, g, request
+from flask import Blueprint, abort, g, request
 from sqlalchemy import delete, func, select
 
-from .. import audit, sync
+from .. import audit, queue, sync, webhooks
 from ..credentials import host_display
 from ..extensions import db
 from ..forms import AuditFilterForm, IntegrationForm, SettingsForm, options
 from ..jira.context import ADMINISTER, requires
-from ..models import AuditEvent, Credential, Integration, Repository
+from ..models import AuditEvent, Credential, Integration, Repository, Webhook
 from ..providers.base import BlockedHost, Identity, ProviderError, Unavailable
 from ..settings import (
     KIND_FIELDS,
     KIND_LABELS,
+    SYNC_EVERY,
     check_credential,
     host_changed,
     store_credential,
@@ -179,22 +180,34 @@ def preview(integration_id: int):
 @bp.route("/integrations/<int:integration_id>/sync", methods=["GET", "POST"])
 @requires(ADMINISTER)
 def repository_sync(integration_id: int):
-    """POST starts a sync in the background; GET is the progress component, which polls itself."""
+    """POST queues a sync (or joins the one under way); GET is the progress component, which
+    polls itself while a sync is queued or running."""
     integration = get_integration_or_404(integration_id)
     notice = None
     if request.method == "POST":
-        if sync.start(integration):
-            audit.record(
-                "sync.start",
-                "success",
-                integration=integration,
-                acting="integration",
-                acting_login=integration.credential_login,
-            )
-        else:
-            notice = "A sync is already running."
+        _, queued = queue.request_sync(integration.id, "manual", g.ctx.account_id)
+        if not queued:
+            notice = "A sync is already queued or running; your request joins it."
         db.session.refresh(integration)
     return render("admin/integration.html", "sync", **page(integration, sync_notice=notice))
+
+
+@bp.post("/integrations/<int:integration_id>/webhook")
+@requires(ADMINISTER)
+def webhook(integration_id: int):
+    """Set up the integration's webhook, or give it a new secret; the secret is shown once."""
+    integration = get_integration_or_404(integration_id)
+    if not webhooks.supports(integration):
+        abort(404)
+    hook = webhooks.webhook_of(integration)
+    _, secret = webhooks.set_up(integration)
+    audit.record(
+        "webhook.secret" if hook else "webhook.add",
+        "success",
+        integration=integration,
+        detail="A new webhook secret was made." if hook else "The webhook was set up.",
+    )
+    return render("admin/integration.html", "webhook", **page(integration, webhook_secret=secret))
 
 
 @bp.route("/integrations/<int:integration_id>/delete", methods=["GET", "POST"])
@@ -303,7 +316,13 @@ def page(
         preview=branch_preview(settings_form),
         tfs_without_pats=tfs_without_pats(integration),
         running=sync.is_running(integration),
+        pending=sync.is_pending(integration),
+        sync_every_label=SYNC_EVERY.get(integration.sync_every_hours, "few hours"),
         repository_count=sync.repository_count(integration.id),
+        webhooks_supported=webhooks.supports(integration),
+        webhook=webhooks.webhook_of(integration),
+        webhook_url=webhooks.url_of,
+        webhook_user=webhooks.BASIC_USER,
     )
     return context
 
@@ -365,11 +384,12 @@ def forget_host(integration: Integration) -> str:
     removed = db.session.execute(
         delete(Credential).where(Credential.integration_id == integration.id)
     ).rowcount
+    db.session.execute(delete(Webhook).where(Webhook.integration_id == integration.id))
     integration.sync_state, integration.sync_done, integration.synced_at = "never", 0, None
-    integration.sync_error = None
+    integration.sync_error = integration.sync_owner = integration.sync_lease_until = None
     return (
-        f"The host changed: its repositories and {removed} user credentials were removed; "
-        "sync the repositories again."
+        f"The host changed: its repositories, its webhook and {removed} user credentials were "
+        "removed; sync the repositories again."
     )
 
 

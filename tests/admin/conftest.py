@@ -1,11 +1,12 @@
-"""Fixtures for the admin pages: an admin's htmx headers, a fake git host, inline sync."""
+"""Fixtures for the admin pages: an admin's htmx headers and a fake git host (the queue runs
+jobs inline under TESTING, so a sync asked for has finished when the request returns)."""
 
 from dataclasses import dataclass, field
 
 import pytest
 
-from gitint import hosts, sync
-from gitint.providers.base import Identity, Provider, Repo
+from gitint import hosts
+from gitint.providers.base import Identity, NotFound, Provider, Repo
 from tests.conftest import context_headers
 
 ADMIN = ("VIEW_DEV_TOOLS", "ADMINISTER")
@@ -38,6 +39,8 @@ class FakeHost:
     pages: list = field(default_factory=list)  # lists of Repo, or an exception to raise
     secrets: list = field(default_factory=list)  # every secret a provider was made with
     pages_read: int = 0
+    hidden: set = field(default_factory=set)  # host ids the account cannot reach (404)
+    branch_calls: list = field(default_factory=list)  # repositories whose branches were listed
 
 
 class FakeProvider(Provider):
@@ -62,7 +65,10 @@ class FakeProvider(Provider):
             yield from page
 
     def list_branches(self, repo, search=None):
-        raise NotImplementedError
+        self.host.branch_calls.append(repo.host_id)
+        if repo.host_id in self.host.hidden:
+            raise NotFound("The repository was not found.")
+        return []
 
     def get_branch(self, repo, name):
         raise NotImplementedError
@@ -96,12 +102,6 @@ def fake_host(monkeypatch):
 
     monkeypatch.setattr(hosts, "provider_for", provider_for)
     return host
-
-
-@pytest.fixture
-def inline_sync(monkeypatch):
-    """Background syncs run inline, so a test sees the result when the POST returns."""
-    monkeypatch.setattr(sync, "launch", lambda target, *args: target(*args))
 
 
 @pytest.fixture

@@ -112,21 +112,45 @@ def test_integration_add_codecommit_keys(runner, tenant, fake_host):
     assert (integration.kind, integration.region) == ("codecommit", "eu-west-1")
 
 
-def test_sync_repos_shows_progress_and_counts(runner, tenant, make_integration, fake_host):
-    """Does `sync-repos` sync every integration (or one) with a progress line and counts?"""
+def test_sync_repos_now_shows_progress_and_counts(runner, tenant, make_integration, fake_host):
+    """Does `sync-repos --now` sync every integration (or one) with a progress line and
+    counts?"""
     one = make_integration(tenant, name="One")
     two = make_integration(tenant, name="Two")
     fake_host.pages = [repos(0, 1500)]
-    result = runner.invoke(args=["gitint", "sync-repos", "--integration", str(one.id)])
+    result = runner.invoke(args=["gitint", "sync-repos", "--now", "--integration", str(one.id)])
     assert result.exit_code == 0, result.output
     assert "One: 1,000 repositories" in result.output
     assert f"One (#{one.id}): 1,500 repositories synced, 0 removed." in result.output
     assert "Two" not in result.output
     fake_host.pages = [repos(0, 10), Unavailable("The git host could not be reached; try again.")]
-    result = runner.invoke(args=["gitint", "sync-repos"])
+    result = runner.invoke(args=["gitint", "sync-repos", "--now"])
     assert result.exit_code == 1
     assert f"Two (#{two.id}): sync failed: The git host could not be reached" in result.output
     assert db.session.query(Repository).filter_by(integration_id=one.id).count() == 1500
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "sync.cli")).all()
+    assert [(e.integration_name, e.result, e.account_id) for e in events] == [
+        ("One", "success", "cli"),
+        ("One", "error", "cli"),
+        ("Two", "error", "cli"),
+    ]
+
+
+def test_sync_repos_queues_by_default(runner, tenant, make_integration, fake_host):
+    """Does `sync-repos` queue a sync for a worker (run inline in tests), join one already
+    queued, and refuse --force without --now?"""
+    one = make_integration(tenant, name="One")
+    fake_host.pages = [repos(0, 3)]
+    result = runner.invoke(args=["gitint", "sync-repos"])
+    assert result.exit_code == 0 and f"One (#{one.id}): queued for a worker." in result.output
+    assert db.session.query(Repository).filter_by(integration_id=one.id).count() == 3
+    db.session.expire_all()
+    one.sync_state = "queued"
+    db.session.commit()
+    result = runner.invoke(args=["gitint", "sync-repos"])
+    assert "joined the sync already queued or running" in result.output
+    result = runner.invoke(args=["gitint", "sync-repos", "--force"])
+    assert result.exit_code == 2 and "use it with --now" in result.output
 
 
 def test_sync_repos_unknown_integration(runner):

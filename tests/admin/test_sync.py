@@ -124,7 +124,8 @@ def test_401_marks_the_integration_credential(app, tenant, make_integration):
 
 
 def test_only_one_run_at_a_time(app, tenant, make_integration):
-    """Is a second claim refused while a run is under way, unless forced or the run is stale?"""
+    """Is a second claim refused while a worker's lease is live, unless forced, and taken once
+    the lease has run out (the worker died)?"""
     integration = make_integration(tenant)
     first = sync.claim(integration.id)
     assert first is not None
@@ -133,9 +134,10 @@ def test_only_one_run_at_a_time(app, tenant, make_integration):
     assert sync.is_running(db.session.get(Integration, integration.id))
     forced = sync.claim(integration.id, force=True)
     assert forced is not None and forced != first
-    db.session.get(Integration, integration.id).synced_at = utcnow() - timedelta(hours=2)
+    db.session.get(Integration, integration.id).sync_lease_until = utcnow() - timedelta(seconds=1)
     db.session.commit()
     assert not sync.is_running(db.session.get(Integration, integration.id))
+    assert sync.is_pending(db.session.get(Integration, integration.id))
     assert sync.claim(integration.id) is not None
 
 
@@ -156,9 +158,9 @@ def test_an_older_stamp_never_overwrites_a_newer_one(app, tenant, make_integrati
     integration = make_integration(tenant)
     newer = utcnow()
     older = newer - timedelta(minutes=5)
-    row = sync._row(Repo("1", "org/new"), tenant.id, integration.id, newer)
-    sync._upsert([row])
-    sync._upsert([sync._row(Repo("1", "org/stale"), tenant.id, integration.id, older)])
+    row = sync.row_of(Repo("1", "org/new"), tenant.id, integration.id, newer)
+    sync.upsert([row])
+    sync.upsert([sync.row_of(Repo("1", "org/stale"), tenant.id, integration.id, older)])
     db.session.commit()
     repo = db.session.scalar(select(Repository))
     assert (repo.full_name, repo.synced_at) == ("org/new", newer)
@@ -199,23 +201,3 @@ def test_github_listing_of_three_pages(app, tenant, make_integration):
         for call in responses.calls
     )
     assert stored(integration)["229"] == "acme/r229"
-
-
-def test_start_runs_in_a_background_thread(app, tenant, make_integration, fake_host):
-    """Does sync.start return at once and a thread finish the run, visible to any session?"""
-    import time
-
-    integration = make_integration(tenant)
-    fake_host.pages = [repos(0, 30)]
-    assert sync.start(integration) is True
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        db.session.rollback()  # a fresh snapshot each time
-        state = db.session.scalar(
-            select(Integration.sync_state).where(Integration.id == integration.id)
-        )
-        if state != "running":
-            break
-        time.sleep(0.05)
-    assert state == "done"
-    assert len(stored(integration)) == 30

@@ -2,6 +2,7 @@
 settings, sync, delete and the audit log."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -452,7 +453,7 @@ def test_tfs_without_pats_warns(client, admin, tenant, make_integration):
 
 
 def test_sync_button_runs_the_sync_and_progress_stops_polling(
-    client, admin, tenant, make_integration, fake_host, inline_sync
+    client, admin, tenant, make_integration, fake_host
 ):
     """Does Sync repositories store the host's repositories, and the component stop polling
     when done (while it polls every second during a run)?"""
@@ -467,14 +468,27 @@ def test_sync_button_runs_the_sync_and_progress_stops_polling(
     assert count(Repository, Repository.integration_id == integration.id) == 5
     db.session.expire_all()
     integration.sync_state, integration.sync_done, integration.synced_at = "running", 2, utcnow()
+    integration.sync_lease_until = utcnow() + timedelta(minutes=1)
     db.session.commit()
     body = client.get(url, headers=admin).get_data(as_text=True)
     assert 'hx-trigger="every 1s"' in body and "<progress" in body and 'value="2"' in body
     again = client.post(url, headers=admin).get_data(as_text=True)
-    assert "A sync is already running." in again
+    assert "A sync is already queued or running; your request joins it." in again
+    integration.sync_lease_until = utcnow() - timedelta(seconds=1)  # its worker died
+    db.session.commit()
+    body = client.get(url, headers=admin).get_data(as_text=True)
+    assert "stopped\n    without finishing; another worker resumes it" in body
+    assert 'hx-trigger="every 1s"' in body
+    integration.sync_state = "queued"
+    db.session.commit()
+    body = client.get(url, headers=admin).get_data(as_text=True)
+    assert "waiting for a worker" in body and 'hx-trigger="every 1s"' in body
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "sync.manual"))
+    assert (event.account_id, event.result) == ("admin-1", "success")
+    assert event.detail == "5 repositories synced, 0 removed."
 
 
-def test_sync_error_is_shown(client, admin, tenant, make_integration, fake_host, inline_sync):
+def test_sync_error_is_shown(client, admin, tenant, make_integration, fake_host):
     """Does a sync the host refuses show the reason and mark the credential?"""
     integration = make_integration(tenant)
     fake_host.pages = [repos(0, 2), AuthExpired("GitHub refused the access token.", revoked=True)]
@@ -555,7 +569,7 @@ def test_audit_log_filters_and_pages(client, admin, tenant, make_tenant):
 
 
 def test_integration_credential_never_appears_in_any_response(
-    app, client, tenant, fake_host, inline_sync, caplog
+    app, client, tenant, fake_host, caplog
 ):
     """Across every admin page and action, is the integration credential absent from every
     response body and header, the audit log and the logs?"""

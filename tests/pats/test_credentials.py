@@ -301,7 +301,7 @@ def test_check_pats_updates_and_prints_no_secret(github, make_credential, runner
         return 401, {}, '{"message": "Bad credentials"}'
 
     host.add_callback(responses.GET, "https://api.github.com/user", callback=answer)
-    result = runner.invoke(args=["gitint", "check-pats", "--pause", "0"])
+    result = runner.invoke(args=["gitint", "check-pats", "--now", "--pause", "0"])
     assert result.exit_code == 0, result.output
     assert "Checked 2 credentials: 1 expired, 1 valid." in result.output
     assert "goodgood" not in result.output and "badbad" not in result.output
@@ -319,13 +319,13 @@ def test_check_pats_marks_insufficient_and_keeps_status_when_host_down(
     fake_host.answer = Identity(
         login="x", scopes=(), can_create_branch=False, missing_scopes=("repo",)
     )
-    result = runner.invoke(args=["gitint", "check-pats", "--pause", "0"])
+    result = runner.invoke(args=["gitint", "check-pats", "--now", "--pause", "0"])
     assert "1 insufficient" in result.output
     fake_host.answer = Unavailable()
     credential.status = "valid"
     db.session.commit()
     result = runner.invoke(
-        args=["gitint", "check-pats", "--pause", "0", "--integration", str(github.id)]
+        args=["gitint", "check-pats", "--now", "--pause", "0", "--integration", str(github.id)]
     )
     assert "1 unchanged" in result.output
     db.session.expire_all()
@@ -340,7 +340,7 @@ def test_check_pats_pauses_between_calls_to_one_host(
     make_credential(github, "user-2")
     waits = []
     monkeypatch.setattr("time.sleep", waits.append)
-    result = runner.invoke(args=["gitint", "check-pats", "--pause", "2"])
+    result = runner.invoke(args=["gitint", "check-pats", "--now", "--pause", "2"])
     assert result.exit_code == 0
     assert len(waits) == 1 and 1.5 < waits[0] <= 2
 
@@ -352,6 +352,8 @@ def test_check_pats_filters_by_tenant(
     one, two = make_tenant(issuer="jira-one"), make_tenant(issuer="jira-two")
     make_credential(make_integration(one, "github"), "user-1")
     make_credential(make_integration(two, "github"), "user-1")
-    result = runner.invoke(args=["gitint", "check-pats", "--pause", "0", "--tenant", "jira-two"])
+    result = runner.invoke(
+        args=["gitint", "check-pats", "--now", "--pause", "0", "--tenant", "jira-two"]
+    )
     assert "Checked 1 credentials: 1 valid." in result.output
     assert len(fake_host.secrets) == 1

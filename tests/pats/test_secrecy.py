@@ -72,7 +72,7 @@ def test_canary_token_never_leaks(client, runner, tenant, github, make_repo, hos
     seen.append(client.get(f"/pats/setup/{github.id}?target=dialog", headers=headers))
     seen.append(client.get(f"/pats/setup/{github.id}?target=page", headers=headers))
     seen.append(client.get(f"/pats/{github.id}/delete-confirm", headers=headers))
-    result = runner.invoke(args=["gitint", "check-pats", "--pause", "0"])
+    result = runner.invoke(args=["gitint", "check-pats", "--now", "--pause", "0"])
     assert "1 valid" in result.output and CANARY not in result.output
 
     assert_clean(seen, logs, CANARY, REJECTED)
