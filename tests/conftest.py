@@ -7,7 +7,7 @@ import time
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from gitint import create_app
 from gitint.config import database_uri
@@ -219,3 +219,18 @@ def context_headers(
     if htmx:
         headers["HX-Request"] = "true"
     return headers
+
+
+def statements_of(run) -> list[str]:
+    """The SQL statements ``run()`` executes (tests count queries, never time)."""
+    seen = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        run()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return seen

@@ -6,13 +6,14 @@ repository count, and on PostgreSQL plans that use the indexes."""
 import random
 
 import pytest
-from sqlalchemy import delete, event, text, update
+from sqlalchemy import delete, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gitint import search
 from gitint.extensions import db
 from gitint.models import Repository
 from gitint.search import PAGE_SIZE, search_repositories
+from tests.conftest import statements_of
 
 WORDS = ("api", "web", "app", "core", "data", "ui", "led", "tools", "infra", "payments")
 
@@ -150,17 +151,7 @@ def test_the_index_follows_inserts_renames_upserts_and_deletes(
 
 
 def count_statements(run) -> int:
-    statements = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", seen)
-    try:
-        run()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", seen)
-    return len(statements)
+    return len(statements_of(run))
 
 
 def test_a_search_is_a_bounded_number_of_statements(

@@ -8,7 +8,7 @@ are no cookie sessions. Views use ``@requires("VIEW_DEV_TOOLS")`` and read ``g.c
 
 import functools
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from urllib.parse import urlsplit
 
 import jwt
@@ -60,7 +60,8 @@ def _signing_keys() -> list[bytes]:
 def mint_context_token(ctx: Context, ttl: int = CONTEXT_TTL) -> str:
     """An app-signed token (≤ 15 min) bound to tenant, user, project and issue."""
     now = int(time.time())
-    claims = {k: v for k, v in asdict(ctx).items() if k != "token" and v is not None}
+    values = ((f.name, getattr(ctx, f.name)) for f in fields(ctx) if f.name != "token")
+    claims = {name: value for name, value in values if value is not None}
     claims.update(iss="gitint", aud=CONTEXT_AUDIENCE, iat=now, exp=now + min(ttl, CONTEXT_TTL))
     return jwt.encode(claims, _signing_keys()[0], algorithm="HS256")
 
@@ -110,7 +111,7 @@ def context_from_entry(tenant: Tenant, claims: dict) -> Context:
     )
     if tenant.kind == "connect" and ctx.issue_key:
         summary, issue_type = rest.issue_details(tenant, ctx.issue_key)
-        ctx = Context(**{**asdict(ctx), "issue_summary": summary, "issue_type": issue_type})
+        ctx = replace(ctx, issue_summary=summary, issue_type=issue_type)
     return ctx
 
 
@@ -118,7 +119,7 @@ def context_from_forge(invocation: forge.Invocation) -> Context:
     """The Context of a verified Forge call (views/forge.py puts it on the inner request)."""
     if not invocation.account_id:
         raise JWTRejected("no user in token")
-    tenant = forge.tenant_of(invocation)
+    g.tenant = tenant = forge.tenant_of(invocation)  # held for the request (identity map: weak)
     summary = issue_type = None
     if invocation.issue_key:
         summary, issue_type = rest.forge_issue_details(
@@ -152,13 +153,14 @@ def _authenticate() -> Context:
         if not _accepted(tenant):
             raise JWTRejected("unknown issuer")
         g.frame_tenant_id = tenant.id  # its Jira may frame whatever page follows, errors included
+        g.tenant = tenant  # held for the request: the session's identity map keeps only weak refs
         for param in BOUND_PARAMS:  # the qsh sorts repeated values; the context would take one
             if len(request.args.getlist(param)) > 1:
                 raise JWTRejected(f"{param} appears more than once", tenant.id)
         ctx = context_from_entry(tenant, claims)
         if not ctx.account_id:
             raise JWTRejected("no user in token")
-        return Context(**{**asdict(ctx), "token": mint_context_token(ctx)})
+        return replace(ctx, token=mint_context_token(ctx))
     header = request.headers.get(CONTEXT_HEADER)
     if not header:
         raise JWTRejected("missing context; open this page from Jira")
@@ -171,7 +173,7 @@ def _authenticate() -> Context:
     for param, value in bound.items():
         if any(sent and sent != value for sent in request.values.getlist(param)):
             raise JWTRejected("context was issued for another issue", ctx.tenant_id)
-    tenant = ctx.tenant
+    g.tenant = tenant = ctx.tenant  # held for the request, as above
     if tenant is None or not tenant.installed or not _accepted(tenant):
         raise JWTRejected("unknown or uninstalled tenant")
     return ctx

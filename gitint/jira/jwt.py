@@ -83,12 +83,14 @@ def query_hash(method: str, path: str, query: list[tuple[str, str]], base_path: 
 
 def unverified(token: str) -> tuple[dict, dict]:
     """Header and claims of a token without checking anything (to find the key to check it with)."""
-    try:
-        header = jwt.get_unverified_header(token)
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
+    try:  # one parse for both (PyJWT's own reader)
+        decoded = _hs256.decode_complete(token, options={"verify_signature": False})
+        claims = json.loads(decoded["payload"])
+    except (jwt.PyJWTError, ValueError):
         raise JWTRejected("malformed token") from None
-    return header, claims
+    if not isinstance(claims, dict):
+        raise JWTRejected("malformed token")
+    return decoded["header"], claims
 
 
 def check_times(claims: dict, leeway: int = LEEWAY_SECONDS, tenant_id: int | None = None) -> None:
