@@ -74,9 +74,11 @@ def init_delivery(app: Flask) -> None:
 
 
 def init_views(app: Flask) -> None:
+    from .hosts import web_link
     from .views import admin, dialogs, forge, health, lifecycle, pats, webhooks
     from .views.common import too_large
 
+    app.jinja_env.globals["web_link"] = web_link  # host-supplied URLs: a link, or None for text
     app.register_error_handler(413, too_large)  # a body over MAX_CONTENT_LENGTH, unread
     app.register_blueprint(admin.bp)
     app.register_blueprint(dialogs.bp)

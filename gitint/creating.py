@@ -17,7 +17,18 @@ from .extensions import db
 from .hosts import integration_provider, mark_rejected, settings_of, user_provider
 from .models import Credential, Idempotency, Integration, Repository, as_id, utcnow
 from .providers import make_provider
-from .providers.base import AlreadyExists, AuthExpired, Branch, Provider, ProviderError, Repo
+from .providers.base import (
+    UNREADABLE,
+    AlreadyExists,
+    AuthExpired,
+    Branch,
+    Malformed,
+    Provider,
+    ProviderError,
+    PullRequest,
+    ReadOnly,
+    Repo,
+)
 
 IDEMPOTENCY_WINDOW = timedelta(minutes=10)
 
@@ -66,6 +77,15 @@ def host_traits(integration: Integration) -> tuple[str, bool]:
         return "pull request", False
 
 
+def branch_web_url(repository: Repository, name: str) -> str | None:
+    """The host's page for branch ``name`` of ``repository``, without calling the host."""
+    try:
+        provider = make_provider(settings_of(repository.integration), "unused:unused")
+        return provider.web_url_for_branch(repo_of(repository), name)
+    except (ProviderError, KeyError):
+        return None
+
+
 def acting_provider(integration: Integration, credential: Credential | None, acting: Acting):
     """The provider for whoever acts: the user's credential or the integration account."""
     if acting.audit_name == "user_pat":
@@ -76,6 +96,43 @@ def acting_provider(integration: Integration, credential: Credential | None, act
 def refused(error: AuthExpired, integration: Integration, credential, acting: Acting) -> None:
     """A 401: remember that the acting credential no longer works."""
     mark_rejected(credential if acting.audit_name == "user_pat" else integration, error)
+
+
+# ---------------------------------------------------------------- our own earlier success
+
+
+def own_branch(provider: Provider, repo: Repo, name: str, base: str) -> Branch | None:
+    """The existing branch ``name`` when it points at the head of ``base``: what our own earlier
+    create made when its answer was lost (2 host calls; None when it cannot be told)."""
+    try:
+        branch, head = provider.get_branch(repo, name), provider.get_branch(repo, base)
+    except (ProviderError, *UNREADABLE):
+        return None
+    return branch if branch.sha and branch.sha == head.sha else None
+
+
+def own_pull_request(
+    provider: Provider,
+    repo: Repo,
+    source: str,
+    target: str,
+    login: str | None,
+    found: PullRequest | None = None,
+) -> PullRequest | None:
+    """The open PR from ``source`` into ``target`` when ``login`` opened it within the
+    idempotency window: our own earlier create whose answer was lost. ``found`` is the PR the
+    provider already looked up (else 1 host call)."""
+    if not login:
+        return None
+    try:
+        pr = found or provider.find_open_pull_request(repo, source, target)
+    except (ProviderError, *UNREADABLE):
+        return None
+    if pr is None or (pr.source, pr.target) != (source, target):
+        return None
+    by_login = (pr.author or "").lower() == login.lower()
+    recent = pr.created_at is not None and pr.created_at >= utcnow() - IDEMPOTENCY_WINDOW
+    return pr if by_login and recent else None
 
 
 # ---------------------------------------------------------------- creating exactly once
@@ -90,7 +147,7 @@ class Outcome:
     url: str | None = None
     name: str | None = None
     needs_pat: bool = False  # the acting credential was refused: ask for a PAT inline
-    repeated: bool = False  # a double submit: the earlier result, nothing created again
+    repeated: bool = False  # the earlier result (a double submit, or a lost answer recognised)
 
 
 def idempotency_key(*parts) -> str:
@@ -144,9 +201,12 @@ def create_once(
     credential: Credential | None,
     acting: Acting,
     call: Callable[[Provider], tuple[str, str]],
+    ours: Callable[[Provider, AlreadyExists], tuple[str, str] | None] | None = None,
 ) -> Outcome:
     """Run ``call(provider)`` → (url, name) at most once per user, repository and name within
-    the idempotency window, audit the attempt, and map host errors to one sentence."""
+    the idempotency window, audit the attempt, and map host errors to one sentence. When the
+    host says the thing already exists, ``ours(provider, error)`` → (url, name) recognises our
+    own earlier create whose answer was lost (a timeout, a dropped connection): a success."""
     ctx = g.ctx
     key = idempotency_key(
         ctx.tenant_id, ctx.account_id, integration.id, repository.id, action, name
@@ -165,6 +225,11 @@ def create_once(
             link=link,
         )
 
+    def failed(message: str, **outcome) -> Outcome:
+        release(row)
+        record("error", message, outcome.get("url"))
+        return Outcome(False, message, **outcome)
+
     row, mine = claim(ctx.tenant_id, key)
     if not mine:
         if row is not None and row.state == "done":
@@ -177,21 +242,29 @@ def create_once(
             False,
             "The same request is still being processed; wait a few seconds, then check the host.",
         )
+    detail, repeated = None, False
     try:
-        url, made = call(acting_provider(integration, credential, acting))
+        provider = acting_provider(integration, credential, acting)
+        try:
+            url, made = call(provider)
+        except AlreadyExists as error:
+            earlier = ours(provider, error) if ours else None
+            if earlier is None:
+                raise
+            (url, made), repeated = earlier, True
+            detail = "Already created by an earlier attempt whose answer was lost."
     except AuthExpired as error:
-        release(row)
         refused(error, integration, credential, acting)
-        record("error", str(error))
-        return Outcome(False, str(error), needs_pat=True)
+        return failed(str(error), needs_pat=True)
     except AlreadyExists as error:
-        release(row)
-        record("error", str(error), error.url)
-        return Outcome(False, str(error), url=error.url)
+        return failed(str(error), url=error.url)
+    except ReadOnly as error:
+        return failed(error.said(acting.login, repository.full_name))
     except ProviderError as error:
-        release(row)
-        record("error", str(error))
-        return Outcome(False, str(error))
+        return failed(str(error))
+    except UNREADABLE:  # a host answer without the documented shape (the host may have acted)
+        current_app.logger.warning("unreadable host answer", exc_info=True)
+        return failed(Malformed.default)
     except Exception:
         release(row)
         record("error", "Unexpected error.")
@@ -199,5 +272,5 @@ def create_once(
         raise
     row.state, row.result = "done", {"url": url, "name": made}
     db.session.commit()
-    record("success", link=url)
-    return Outcome(True, url=url, name=made)
+    record("success", detail, link=url)
+    return Outcome(True, url=url, name=made, repeated=repeated)

@@ -183,7 +183,7 @@ def save_credential(integration: Integration, account_id: str, secret_fields: di
     count_attempt(integration, account_id)
     provider = hosts.provider_for(integration, secret)
     try:
-        identity = provider.validate()
+        identity = hosts.identity_of(provider)
     except AuthExpired as error:
         raise _rejected(error, provider) from None
     if False in (identity.can_create_branch, identity.can_create_pull_request):
@@ -273,7 +273,7 @@ def revalidate(credential: Credential) -> str:
     the host could not answer (the status is then left as it was).
     """
     try:
-        identity = hosts.user_provider(credential).validate()
+        identity = hosts.identity_of(hosts.user_provider(credential))
     except AuthExpired as error:
         hosts.mark_rejected(credential, error)
         return credential.status

@@ -118,7 +118,7 @@ def check_credential(integration: Integration, secret: str) -> Identity:
     The integration account must be able to create branches and pull requests when the host
     can tell; when it cannot tell (None) the credential is accepted with scopes unknown.
     """
-    identity = hosts.provider_for(integration, secret).validate()
+    identity = hosts.identity_of(hosts.provider_for(integration, secret))
     if identity.can_create_branch is False or identity.can_create_pull_request is False:
         if identity.missing_scopes:
             scopes = ", ".join(f"“{scope}”" for scope in identity.missing_scopes)

@@ -27,8 +27,11 @@ from .base import (
     PullRequest,
     PullRequestExists,
     RateLimited,
+    ReadOnly,
     Repo,
     Unsupported,
+    branch_missing,
+    parse_time,
 )
 from .http import (
     Transport,
@@ -65,6 +68,12 @@ PERMISSIONS = {
     "PullRequestContribute": "Contribute to pull requests",
     "GenericRead": "Read",
 }
+# Lacking one of these, the account can read but not push: the access to ask for.
+WRITE_ROLES = {
+    "Contribute": "Azure Contribute",
+    "Create branch": "Azure Contribute and Create branch",
+    "Contribute to pull requests": "Azure Contribute to pull requests",
+}
 
 
 def _body(response: requests.Response) -> dict:
@@ -81,7 +90,10 @@ def _missing_permission(message: str) -> str | None:
     return found and PERMISSIONS.get(found.group(1), found.group(1))
 
 
-def _permission_error(permission: str, status: int | None = None) -> MissingScope:
+def _permission_error(permission: str, status: int | None = None) -> ProviderError:
+    """The Git permission the account lacks; lacking a write permission means a Reader."""
+    if permission in WRITE_ROLES:
+        return ReadOnly(status=status, role=WRITE_ROLES[permission])
     return MissingScope(
         f"Your account lacks the Git “{permission}” permission on this repository; "
         "ask a project administrator to grant it.",
@@ -105,6 +117,10 @@ def classify(response: requests.Response) -> ProviderError | None:
         return _permission_error(permission, 403) if permission else NoAccess(status=403)
     if status == 409 and "TF401179" in message:
         return PullRequestExists(status=409)
+    if "TF401398" in message:  # the source and/or the target branch no longer exists
+        return NotFound(
+            "The source or target branch does not exist.", status=status, which="source/target"
+        )
     if 400 <= status < 500 and status != 404 and message:
         return ProviderError(f"Azure DevOps refused the request: {message[:200]}", status=status)
     return None
@@ -121,14 +137,6 @@ class AzureTransport(Transport):
                 status=203,
             )
         return response
-
-    def get_page(self, path, params=None, *, cached=False):
-        try:
-            return super().get_page(path, params, cached=cached)
-        except ValueError:  # an HTML page with 200: a proxy or a wrong base URL
-            raise ProviderError(
-                "The host did not answer like Azure DevOps; check the base URL."
-            ) from None
 
 
 def _strip_userinfo(url: str | None) -> str | None:
@@ -293,7 +301,7 @@ class AzureDevOps(Provider):
         response = self.http.request(
             "POST", self._repo_path(repo) + "/refs", params=self._params(), json=[update]
         )
-        result = (response.json().get("value") or [{}])[0]
+        result = response.json()["value"][0]  # a GitRefUpdateResult per update
         if result.get("success"):
             return self._branch(repo, name, result.get("newObjectId") or sha)
         raise self._ref_error(repo, name, result)
@@ -337,7 +345,15 @@ class AzureDevOps(Provider):
                 f"A pull request from {source} into {target} already exists.",
                 status=409,
                 url=existing.web_url if existing else None,
+                found=existing,
             ) from None
+        except NotFound as error:
+            if error.which != "source/target":
+                raise
+            # TF401398 does not say which: look at the target
+            target_gone = self._find_branch(repo, target) is None
+            which, name = ("target", target) if target_gone else ("source", source)
+            raise branch_missing(which, name, repo.full_name, error.status) from None
         return self._pull_request(repo, response.json())
 
     def find_open_pull_request(self, repo, source, target):
@@ -361,6 +377,9 @@ class AzureDevOps(Provider):
             return f"{self.api_root}/_details/security/tokens"  # TFS 2017/2018 profile page
         return f"{self.api_root}/_usersSettings/tokens"
 
+    def web_host(self):
+        return urlsplit(self.api_root).netloc
+
     def web_url_for_branch(self, repo, name):
         return f"{repo.web_url}?version=GB{quote(name, safe='/')}"
 
@@ -382,6 +401,8 @@ class AzureDevOps(Provider):
             source=_short(item.get("sourceRefName")) or "",
             target=_short(item.get("targetRefName")) or "",
             draft=bool(item.get("isDraft")),
+            author=(item.get("createdBy") or {}).get("uniqueName"),
+            created_at=parse_time(item.get("creationDate")),
         )
 
 

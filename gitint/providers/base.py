@@ -6,7 +6,7 @@ Each error's ``str()`` is a sentence a Jira user can act on; it never contains a
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import ClassVar
 
 # ---------------------------------------------------------------- results
@@ -63,6 +63,21 @@ class PullRequest:
     source: str
     target: str
     draft: bool = False
+    author: str | None = None  # the login that opened it, when the host tells
+    created_at: datetime | None = None  # naive UTC, when the host tells
+
+
+def parse_time(value) -> datetime | None:
+    """An ISO 8601 time from a host as naive UTC; None when absent or unreadable."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
 
 
 # ---------------------------------------------------------------- errors
@@ -103,8 +118,38 @@ class NoAccess(ProviderError):
     default = "This account has no access to the repository, or the repository does not exist."
 
 
+class ReadOnly(ProviderError):
+    """The credential can read the repository but not push to it (GitHub Read, GitLab Reporter,
+    Azure Readers). ``role`` names the access to ask for, e.g. "GitHub Write"."""
+
+    def __init__(self, message=None, *, status=403, role: str = "write access"):
+        self.role = role
+        super().__init__(message or self.said(None, "the repository"), status=status)
+
+    def said(self, login: str | None, repository: str) -> str:
+        """The sentence naming who acts and where."""
+        who = f"@{login}" if login else "This account"
+        return (
+            f"{who} can read {repository} but cannot push to it; "
+            f"ask for write access ({self.role})."
+        )
+
+
 class NotFound(ProviderError):
+    """``which`` is "source" or "target" when the host named the missing branch of a PR."""
+
     default = "The repository or branch was not found on the git host."
+
+    def __init__(self, message=None, *, status=None, which: str | None = None):
+        super().__init__(message, status=status)
+        self.which = which
+
+
+def branch_missing(which: str, name: str, repository: str, status: int | None = None) -> NotFound:
+    """ "The target branch X does not exist in REPO." (``which``: base, source or target)."""
+    return NotFound(
+        f"The {which} branch {name} does not exist in {repository}.", status=status, which=which
+    )
 
 
 class InvalidName(ProviderError):
@@ -112,11 +157,13 @@ class InvalidName(ProviderError):
 
 
 class AlreadyExists(ProviderError):
-    """The branch or pull request exists; ``url`` links to it when it could be found."""
+    """The branch or pull request exists; ``url`` links to it when it could be found, and
+    ``found`` is the existing pull request when the provider already looked it up."""
 
-    def __init__(self, message=None, *, status=None, url: str | None = None):
+    def __init__(self, message=None, *, status=None, url: str | None = None, found=None):
         super().__init__(message, status=status)
         self.url = url
+        self.found = found
 
 
 class BranchExists(AlreadyExists):
@@ -141,6 +188,16 @@ class RateLimited(ProviderError):
 
 class Unavailable(ProviderError):
     default = "The git host could not be reached or did not answer in time; try again."
+
+
+class Malformed(ProviderError):
+    """The host answered, but not in a shape gitint can read (not JSON, or a key missing)."""
+
+    default = "The git host sent an answer gitint could not read; try again."
+
+
+# What reading a host's answer raises when it is not the documented shape: each becomes Malformed.
+UNREADABLE = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 
 
 class Unsupported(ProviderError):
@@ -211,6 +268,10 @@ class Provider(ABC):
     @abstractmethod
     def new_token_url(self) -> str:
         """The host's page for creating a token, with scopes pre-selected where supported."""
+
+    def web_host(self) -> str | None:
+        """``host[:port]`` of the host's web pages: links from the host are shown only there."""
+        return None
 
     @abstractmethod
     def web_url_for_branch(self, repo: Repo, name: str) -> str: ...

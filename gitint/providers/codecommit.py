@@ -11,6 +11,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import cached_property, lru_cache
 from urllib.parse import quote
 
@@ -21,10 +22,13 @@ from botocore.credentials import CredentialResolver
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectionClosedError,
     HTTPClientError,
     ParamValidationError,
+    ReadTimeoutError,
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.parsers import ResponseParserError
 
 from . import register
 from .base import (
@@ -33,6 +37,7 @@ from .base import (
     BranchExists,
     Identity,
     InvalidName,
+    Malformed,
     MissingScope,
     NoAccess,
     NotFound,
@@ -164,17 +169,29 @@ class CodeCommit(Provider):
             raise self._error(client, operation, e, known or {}, params) from e
         except ParamValidationError as e:
             raise InvalidName("AWS CodeCommit refused a name or title as empty or too long.") from e
+        except ReadTimeoutError as e:
+            raise Unavailable(
+                f"AWS CodeCommit in {self.region} did not answer in time; try again."
+            ) from e
+        except ConnectionClosedError as e:  # reached, then dropped
+            raise Unavailable(
+                f"The connection to AWS CodeCommit in {self.region} broke before it answered; "
+                "try again."
+            ) from e
         except (BotoConnectionError, HTTPClientError) as e:
             raise Unavailable(
                 f"AWS CodeCommit in {self.region} could not be reached or did not answer in time; "
                 "try again."
             ) from e
+        except ResponseParserError as e:
+            raise Malformed() from e
         except BotoCoreError as e:
             raise ProviderError("AWS CodeCommit could not be called; try again.") from e
 
     def _error(self, client, operation, e: ClientError, known: dict, params) -> ProviderError:
         code = re.sub(r"[^A-Za-z0-9.]", "", str(e.response.get("Error", {}).get("Code", "")))[:64]
         status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        headers = e.response.get("ResponseMetadata", {}).get("HTTPHeaders") or {}
         if code in known:
             return known[code]
         if code in AUTH_CODES:
@@ -203,8 +220,15 @@ class CodeCommit(Provider):
             return NotFound("The branch was not found in the repository.")
         if code == "InvalidBranchNameException":
             return InvalidName("AWS CodeCommit refused the branch name as invalid.")
-        if code in THROTTLE_CODES:
-            return RateLimited()
+        if code in THROTTLE_CODES or status == 429:
+            retry_after = str(headers.get("retry-after") or "")
+            return RateLimited(retry_after=int(retry_after) if retry_after.isdigit() else None)
+        if status and status >= 500:
+            named = f", {code}" if code and not code.isdigit() else ""
+            return Unavailable(
+                f"AWS CodeCommit had an internal error (HTTP {status}{named}); try again.",
+                status=status,
+            )
         return ProviderError(
             f"AWS CodeCommit answered with an unexpected error ({code or 'no code'}).",
             status=status,
@@ -374,12 +398,17 @@ class CodeCommit(Provider):
     def _pull_request(self, repo: Repo, pr: dict) -> PullRequest:
         target = (pr.get("pullRequestTargets") or [{}])[0]
         pr_id = str(pr["pullRequestId"])
+        created = pr.get("creationDate")
         return PullRequest(
             id=pr_id,
             title=pr.get("title", ""),
             web_url=self.web_url_for_pull_request(repo, pr_id),
             source=_short(target.get("sourceReference", "")),
             target=_short(target.get("destinationReference", "")),
+            author=str(pr.get("authorArn") or "").rsplit("/", 1)[-1] or None,
+            created_at=created.astimezone(UTC).replace(tzinfo=None)
+            if isinstance(created, datetime)
+            else None,
         )
 
     # ------------------------------------------------------------ links
@@ -392,6 +421,9 @@ class CodeCommit(Provider):
 
     def new_token_url(self) -> str:
         return "https://console.aws.amazon.com/iam/home#/security_credentials"
+
+    def web_host(self) -> str:
+        return f"{self.region}.console.aws.amazon.com"
 
     def web_url_for_branch(self, repo: Repo, name: str) -> str:
         return self._console(

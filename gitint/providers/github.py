@@ -5,7 +5,7 @@ GHES is the same API under ``{base_url}/api/v3``.
 """
 
 from datetime import UTC, datetime
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -25,13 +25,17 @@ from .base import (
     PullRequest,
     PullRequestExists,
     RateLimited,
+    ReadOnly,
     Repo,
+    branch_missing,
+    parse_time,
 )
 from .http import (
     Transport,
     check_base_url,
     is_rate_limited,
     next_link,
+    parse_json,
     path_segment,
     path_segments,
     retry_after_seconds,
@@ -163,7 +167,9 @@ def classify(response: requests.Response) -> ProviderError | None:
         fields = {e.get("field") for e in body.get("errors") or () if isinstance(e, dict)}
         if "invalid" in message and fields & {"head", "base"}:  # the branch does not exist
             which = "source" if "head" in fields else "target"
-            return NotFound(f"The {which} branch does not exist on GitHub.", status=status)
+            return NotFound(
+                f"The {which} branch does not exist on GitHub.", status=status, which=which
+            )
         if "not a valid ref name" in message or "Reference name is invalid" in message:
             return InvalidName("GitHub refused the branch name as invalid.", status=status)
         if message:
@@ -212,12 +218,7 @@ class GitHub(Provider):
 
     def validate(self) -> Identity:
         response = self._transport().request("GET", "/user")
-        try:
-            body = response.json()
-        except ValueError:
-            raise ProviderError(
-                "The host did not answer like GitHub; check the base URL."
-            ) from None
+        body = parse_json(response)
         scopes = parse_scopes(response.headers.get("X-OAuth-Scopes"))
         if scopes is None:  # fine-grained token: its permissions cannot be read back
             can, missing = None, ()
@@ -276,11 +277,7 @@ class GitHub(Provider):
         except NotFound:
             raise NotFound(f"The base branch {base} does not exist.", status=404) from None
         try:
-            response = self._transport().request(
-                "POST",
-                self._repo_path(repo) + "/git/refs",
-                json={"ref": f"refs/heads/{name}", "sha": sha},
-            )
+            response = self._write(repo, "/git/refs", {"ref": f"refs/heads/{name}", "sha": sha})
         except BranchExists:
             raise BranchExists(
                 f"The branch {name} already exists.",
@@ -292,9 +289,7 @@ class GitHub(Provider):
     def create_pull_request(self, repo, source, target, title, description, draft):
         body = {"title": title, "head": source, "base": target, "body": description, "draft": draft}
         try:
-            response = self._transport().request(
-                "POST", self._repo_path(repo) + "/pulls", json=body
-            )
+            response = self._write(repo, "/pulls", body)
         except PullRequestExists:
             try:
                 existing = self.find_open_pull_request(repo, source, target)
@@ -304,8 +299,33 @@ class GitHub(Provider):
                 f"A pull request from {source} into {target} already exists.",
                 status=422,
                 url=existing.web_url if existing else None,
+                found=existing,
             ) from None
+        except NotFound as error:
+            if error.which is None:
+                raise
+            name = source if error.which == "source" else target
+            raise branch_missing(error.which, name, repo.full_name, error.status) from None
         return self._pull_request(repo, response.json())
+
+    def _write(self, repo: Repo, path: str, body: dict) -> requests.Response:
+        """POST to the repository; a refusal for a token whose user may only read the
+        repository (its ``permissions.push`` is false) is ReadOnly, not "no access"."""
+        try:
+            return self._transport().request("POST", self._repo_path(repo) + path, json=body)
+        except (NoAccess, MissingScope) as error:
+            if getattr(error, "scope", None) or self._can_push(repo) is not False:
+                raise
+            raise ReadOnly(status=error.status, role="GitHub Write") from None
+
+    def _can_push(self, repo: Repo) -> bool | None:
+        """The acting user's ``push`` permission on the repository (None when unknown)."""
+        try:
+            body = self._transport().get_json(self._repo_path(repo))
+        except ProviderError:
+            return None
+        permissions = body.get("permissions") if isinstance(body, dict) else None
+        return permissions.get("push") if isinstance(permissions, dict) else None
 
     def find_open_pull_request(self, repo, source, target):
         owner = repo.full_name.split("/")[0]
@@ -315,6 +335,9 @@ class GitHub(Provider):
 
     def new_token_url(self):
         return f"{self.web}/settings/tokens/new?scopes=repo&description=gitint"
+
+    def web_host(self):
+        return urlsplit(self.web).netloc
 
     def web_url_for_branch(self, repo, name):
         return f"{self.web}/{repo.full_name}/tree/{quote(name, safe='/')}"
@@ -336,4 +359,6 @@ class GitHub(Provider):
             source=item["head"]["ref"],
             target=item["base"]["ref"],
             draft=bool(item.get("draft")),
+            author=(item.get("user") or {}).get("login"),
+            created_at=parse_time(item.get("created_at")),
         )

@@ -7,9 +7,9 @@ https://docs.gitlab.com/api/personal_access_tokens/ (``self`` since GitLab 15.5)
 """
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import ClassVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -27,7 +27,10 @@ from .base import (
     ProviderError,
     PullRequest,
     PullRequestExists,
+    ReadOnly,
     Repo,
+    branch_missing,
+    parse_time,
 )
 from .http import Transport, check_base_url, next_link, path_segment
 
@@ -86,16 +89,6 @@ def classify(response: requests.Response) -> ProviderError | None:
         if text:
             return ProviderError(f"GitLab refused the request: {text}", status=status)
     return None
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """An ISO 8601 time from GitLab as naive UTC."""
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
 
 
 def header(headers: dict, name: str) -> str | None:
@@ -222,10 +215,9 @@ class GitLab(Provider):
         return self._branch(repo, body)
 
     def create_branch(self, repo: Repo, name: str, base: str) -> Branch:
-        response = self.http.request(
-            "POST",
+        response = self._write(
             f"{self._project(repo)}/repository/branches",
-            json={"branch": name, "ref": base},
+            {"branch": name, "ref": base},
             ok_statuses=(400,),
         )
         if response.status_code == 400:
@@ -249,28 +241,54 @@ class GitLab(Provider):
     def create_pull_request(self, repo, source, target, title, description, draft):
         if draft and not title.lower().startswith(DRAFT_PREFIXES):
             title = f"Draft: {title}"
-        response = self.http.request(
-            "POST",
+        response = self._write(
             f"{self._project(repo)}/merge_requests",
-            json={
+            {
                 "source_branch": source,
                 "target_branch": target,
                 "title": title,
                 "description": description,
             },
-            ok_statuses=(409,),
+            ok_statuses=(400, 409, 422),
         )
-        if response.status_code == 409:
+        if response.status_code >= 400:
+            raise self._refused_merge_request(repo, source, target, response)
+        return self._merge_request(response.json())
+
+    def _refused_merge_request(self, repo, source, target, response) -> ProviderError:
+        """409 (or a 400/422 saying so): one is open already; 400/422 naming a branch: it is
+        missing (``{"message": {"target_branch": ["does not exist"]}}`` or ``Target branch
+        "x" does not exist``); anything else in GitLab's words."""
+        status, text = response.status_code, message_of(response)
+        lowered = text.lower()
+        if status == 409 or "already exists" in lowered:
             # {"message": ["Another open merge request already exists for this source branch: !12"]}
-            found = re.search(r"!(\d+)", message_of(response))
+            found = re.search(r"!(\d+)", text)
             url = self.web_url_for_pull_request(repo, found.group(1)) if found else None
+            existing = None
             if url is None:
                 existing = self.find_open_pull_request(repo, source, target)
                 url = existing.web_url if existing else None
-            raise PullRequestExists(
-                "A merge request for these branches is already open.", status=409, url=url
+            return PullRequestExists(
+                "A merge request for these branches is already open.",
+                status=status,
+                url=url,
+                found=existing,
             )
-        return self._merge_request(response.json())
+        for which, name in (("target", target), ("source", source)):
+            if re.search(rf"{which}[ _]branch", lowered) and re.search("exist|invalid", lowered):
+                return branch_missing(which, name, repo.full_name, status)
+        return ProviderError(f"GitLab refused the merge request: {text}", status=status)
+
+    def _write(self, path: str, body: dict, ok_statuses=()) -> requests.Response:
+        """POST to the project; a 403 that is not about the token's scope means the user's
+        role may read the project but not push (Guest or Reporter)."""
+        try:
+            return self.http.request("POST", path, json=body, ok_statuses=ok_statuses)
+        except NoAccess as error:
+            if error.status != 403:
+                raise
+            raise ReadOnly(status=403, role="GitLab Developer") from None
 
     def find_open_pull_request(self, repo, source, target):
         body = self.http.get_json(
@@ -281,6 +299,9 @@ class GitLab(Provider):
 
     def new_token_url(self) -> str:
         return f"{self.web_base}/-/user_settings/personal_access_tokens?name=gitint&scopes=api"
+
+    def web_host(self) -> str:
+        return urlsplit(self.web_base).netloc
 
     def web_url_for_branch(self, repo: Repo, name: str) -> str:
         return f"{self._web(repo)}/-/tree/{quote(name, safe='/')}"
@@ -313,4 +334,6 @@ class GitLab(Provider):
             source=item["source_branch"],
             target=item["target_branch"],
             draft=bool(item.get("draft", item.get("work_in_progress", False))),
+            author=(item.get("author") or {}).get("username"),
+            created_at=parse_time(item.get("created_at")),
         )

@@ -25,13 +25,14 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProtocolError
 from urllib3.util import connection
 
 from .base import (
     AuthExpired,
     BlockedHost,
     InvalidName,
+    Malformed,
     NoAccess,
     NotFound,
     ProviderError,
@@ -351,7 +352,11 @@ class Transport:
             )
         except requests.Timeout:
             raise Unavailable("The git host did not answer in time; try again.") from None
-        except requests.ConnectionError:
+        except requests.ConnectionError as error:
+            if error.args and isinstance(error.args[0], ProtocolError):  # reached, then dropped
+                raise Unavailable(
+                    "The connection to the git host broke before it answered; try again."
+                ) from None
             raise Unavailable("The git host could not be reached; try again.") from None
         except requests.exceptions.InvalidHeader:  # its message quotes the header: the credential
             raise ProviderError(
@@ -401,14 +406,11 @@ class Transport:
 
 
 def parse_json(response: requests.Response):
-    """The JSON body, or a ProviderError when the host answered something else (e.g. HTML)."""
+    """The JSON body, or Malformed when the host answered something else (e.g. HTML)."""
     try:
         return response.json()
     except ValueError:
-        raise ProviderError(
-            "The git host answered with something that is not its API; check the base URL.",
-            status=response.status_code,
-        ) from None
+        raise Malformed(status=response.status_code) from None
 
 
 def next_link(headers: dict) -> str | None:

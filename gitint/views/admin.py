@@ -16,7 +16,7 @@ from ..extensions import db
 from ..forms import AuditFilterForm, IntegrationForm, SettingsForm, options
 from ..jira.context import ADMINISTER, requires
 from ..models import AuditEvent, Credential, Integration, Repository, Webhook
-from ..providers.base import BlockedHost, Identity, ProviderError, Unavailable
+from ..providers.base import BlockedHost, Identity, Malformed, ProviderError, Unavailable
 from ..settings import (
     KIND_FIELDS,
     KIND_LABELS,
@@ -282,11 +282,13 @@ def audit_log():
         for name in ("user", "integration", "action", "result", "since", "until")
         if request.args.get(name)
     }
+    integrations = {i.id: i for i in db.session.scalars(integrations_query())}
     return render(
         "admin/audit.html",
         block("results"),
         form=form,
         events=events,
+        integrations=integrations,
         total=total,
         page=current,
         pages=pages,
@@ -370,9 +372,10 @@ def checked(form: IntegrationForm, integration: Integration, secret: str) -> Ide
     try:
         return check_credential(integration, secret)
     except ProviderError as error:
-        address_problem = isinstance(error, BlockedHost | Unavailable)
+        address_problem = isinstance(error, BlockedHost | Unavailable | Malformed)
         if address_problem and "base_url" in KIND_FIELDS.get(integration.kind, ()):
-            form.base_url.errors.append(str(error))
+            hint = " Check the base URL." if isinstance(error, Malformed) else ""
+            form.base_url.errors.append(str(error) + hint)
         else:
             form.credential_field().errors.append(str(error))
         return None

@@ -4,7 +4,7 @@ Opening a dialog reads the database only; the host is called when a repository i
 branches), when a typed branch is checked, and on create. Every form render keeps the user's input.
 """
 
-from flask import Blueprint, abort, g, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup, escape
 from sqlalchemy import select
@@ -13,17 +13,21 @@ from ..acting import BRANCH, PULL_REQUEST, acting_for, host_supports_pats
 from ..branchnames import branch_name, validate_branch_name
 from ..creating import (
     acting_provider,
+    branch_web_url,
     create_once,
     get_repository,
     host_traits,
     newest_branch_with,
+    own_branch,
+    own_pull_request,
     refused,
     repo_of,
 )
 from ..extensions import db
+from ..hosts import web_link
 from ..jira.context import requires
 from ..models import Integration
-from ..providers.base import AuthExpired, NotFound, ProviderError
+from ..providers.base import UNREADABLE, AuthExpired, Malformed, NotFound, ProviderError
 from ..search import search_repositories
 from .common import get_integration_or_404, integrations_query, is_htmx, own_credential, render
 
@@ -50,10 +54,11 @@ EXISTING_BRANCHES = ("base", "source", "target")  # fields naming a branch the h
 
 
 def _kept(value, *, present, old_default, new_default):
-    """The user's value, unless they never changed the default (then the new default)."""
-    if not present or value in ("", old_default):
+    """The user's value, unless they never changed the default (then the new default). A field
+    the user emptied stays empty: the submit then asks for it."""
+    if not present or value == old_default:
         return new_default or ""
-    return value
+    return value or ""
 
 
 def _text(value: str | None) -> str | None:
@@ -152,6 +157,10 @@ def _load_branches(state: dict, credential) -> None:
         return
     except ProviderError as error:
         state.update(branches=[], error=str(error))
+        return
+    except UNREADABLE:
+        current_app.logger.warning("unreadable branch list", exc_info=True)
+        state.update(branches=[], error=Malformed.default)
         return
     state["branches"] = branches
     if state["action"] == PULL_REQUEST:
@@ -290,17 +299,29 @@ def repositories():
 @bp.get("/branch-name")
 @requires("VIEW_DEV_TOOLS")
 def check_branch_name():
-    """The rules a typed branch name breaks (validated as the user types)."""
+    """The rules a typed branch name breaks (validated as the user types), and whether it is in
+    the repository's loaded branch list (static/app.js sends ``listed``; no host call)."""
     repository = get_repository(g.ctx.tenant_id, request.args.get("repository"))
     max_length = repository.integration.max_length if repository else 200
     name = request.args.get("name", "").strip()
     problems = validate_branch_name(name, max_length)
     key = g.ctx.issue_key
-    warning = None
+    warning = taken = taken_link = None
     if name and key and key.lower() not in name.lower():
         warning = f"The name does not contain {key}, so Jira will not link the branch to the issue."
+    if repository and name and not problems and request.args.get("listed") == name:
+        taken = f"A branch named {name} already exists in {repository.full_name}."
+        url = branch_web_url(repository, name)
+        taken_link = web_link(url, repository.integration)
     # a fragment whoever asks (the whole page would need the dialog's form)
-    return render_block(TEMPLATES[BRANCH], "name_messages", problems=problems, warning=warning)
+    return render_block(
+        TEMPLATES[BRANCH],
+        "name_messages",
+        problems=problems,
+        warning=warning,
+        taken=taken,
+        taken_link=taken_link,
+    )
 
 
 @bp.get("/branch-check")
@@ -330,6 +351,8 @@ def check_branch():
         return escape(str(error))
     except ProviderError as error:
         return escape(str(error))  # the host's own words: text, never markup
+    except UNREADABLE:
+        return escape(Malformed.default)
     return ""
 
 
@@ -351,10 +374,15 @@ def create_branch():
     if state["errors"] or state["problems"] or not acting.can_act:
         return show(BRANCH, state, status=422)
 
+    repo = repo_of(repository)
+
     def call(provider):
-        branch = provider.create_branch(repo_of(repository), f["name"], f["base"])
-        url = branch.web_url or provider.web_url_for_branch(repo_of(repository), branch.name)
-        return url, branch.name
+        branch = provider.create_branch(repo, f["name"], f["base"])
+        return branch.web_url or provider.web_url_for_branch(repo, branch.name), branch.name
+
+    def ours(provider, error):
+        branch = own_branch(provider, repo, f["name"], f["base"])
+        return branch and (error.url or provider.web_url_for_branch(repo, branch.name), branch.name)
 
     outcome = create_once(
         BRANCH,
@@ -364,6 +392,7 @@ def create_branch():
         credential=state["credential"],
         acting=acting,
         call=call,
+        ours=ours,
     )
     return _finish(BRANCH, state, outcome)
 
@@ -388,16 +417,19 @@ def create_pull_request():
     if errors or not acting.can_act:
         return show(PULL_REQUEST, state, status=422)
 
+    repo = repo_of(repository)
+
     def call(provider):
         pr = provider.create_pull_request(
-            repo_of(repository),
-            f["source"],
-            f["target"],
-            f["title"].strip(),
-            f["description"] or "",
-            f["draft"],
+            repo, f["source"], f["target"], f["title"].strip(), f["description"] or "", f["draft"]
         )
         return pr.web_url, pr.title
+
+    def ours(provider, error):
+        pr = own_pull_request(
+            provider, repo, f["source"], f["target"], acting.login, found=error.found
+        )
+        return pr and (pr.web_url, pr.title)
 
     outcome = create_once(
         PULL_REQUEST,
@@ -407,6 +439,7 @@ def create_pull_request():
         credential=state["credential"],
         acting=acting,
         call=call,
+        ours=ours,
     )
     return _finish(PULL_REQUEST, state, outcome)
 

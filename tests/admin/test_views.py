@@ -5,6 +5,7 @@ import re
 from datetime import timedelta
 
 import pytest
+import responses
 from sqlalchemy import func, select
 
 from gitint.extensions import db
@@ -278,6 +279,18 @@ def test_private_base_url_is_refused_under_the_field(client, admin):
         assert response.status_code == 422
         error = re.search(r'id="base_url-error">([^<]*)<', body)
         assert error and sentence in error.group(1), body
+    assert count(Integration) == 0
+
+
+@responses.activate
+def test_host_that_is_not_github_points_the_admin_to_the_base_url(client, admin):
+    """Is a base URL whose /user answers HTML "could not read" plus "Check the base URL." under
+    Base URL (that advice is for the admin page, not the dialogs)?"""
+    responses.get("https://ghe.example.com/api/v3/user", body="<html>login</html>")
+    response = add(client, admin, kind="github_enterprise", base_url="https://ghe.example.com")
+    error = re.search(r'id="base_url-error">([^<]*)<', response.get_data(as_text=True))
+    assert response.status_code == 422
+    assert error and error.group(1).endswith("could not read; try again. Check the base URL.")
     assert count(Integration) == 0
 
 

@@ -16,12 +16,12 @@ from gitint.providers.base import (
     BranchExists,
     HostSettings,
     InvalidName,
-    MissingScope,
     NoAccess,
     NotFound,
     ProviderError,
     PullRequestExists,
     RateLimited,
+    ReadOnly,
     Repo,
     Unavailable,
     Unsupported,
@@ -284,18 +284,23 @@ def test_anonymous_identity_is_auth_expired(mocked):
 
 
 def test_create_branch_without_permission_names_it(mocked):
-    """createBranchPermissionRequired names the Git "Create branch" permission."""
+    """Is createBranchPermissionRequired (a Reader) "can read but cannot push", naming the
+    Git "Create branch" permission to ask for?"""
     mocked.get(CLOUD + GIT + "/refs", json=canned("azure", "refs_main_prefix"))
     mocked.post(CLOUD + GIT + "/refs", json=canned("azure", "ref_update_create_permission"))
-    with pytest.raises(MissingScope, match="Create branch") as caught:
+    with pytest.raises(ReadOnly) as caught:
         make().create_branch(REPO, "ABC-1-login", "main")
-    assert caught.value.scope == "Create branch"
+    assert caught.value.said("alice", "P/r") == (
+        "@alice can read P/r but cannot push to it; "
+        "ask for write access (Azure Contribute and Create branch)."
+    )
 
 
-def test_403_naming_a_permission_is_missing_scope(mocked):
-    """A 403 whose message names a Git permission says which; a bare 403 is NoAccess."""
+def test_403_naming_a_permission_is_read_only(mocked):
+    """A 403 whose message names a Git write permission is ReadOnly naming it; a bare 403 is
+    NoAccess."""
     mocked.post(CLOUD + GIT + "/pullrequests", json=canned("azure", "needs_permission"), status=403)
-    with pytest.raises(MissingScope, match="Contribute"):
+    with pytest.raises(ReadOnly, match="Contribute"):
         make().create_pull_request(REPO, "a", "main", "t", "d", False)
     mocked.get(CLOUD + "/_apis/git/repositories", body="", status=403)
     with pytest.raises(NoAccess):
@@ -509,3 +514,20 @@ def test_api_root_can_point_at_a_local_server(mocked):
     blocked.api_root = "http://127.0.0.1:8765/fabrikam"
     with pytest.raises(BlockedHost):
         list(blocked.list_repositories())
+
+
+def test_missing_target_branch_is_named(mocked):
+    """Is TF401398 (source and/or target gone) told apart by one look at the target branch?"""
+    body = {
+        "message": "TF401398: The pull request cannot be activated because the source and/or "
+        "the target branch no longer exists, or the requested refs are not branches",
+        "typeKey": "GitPullRequestCreationFailedException",
+    }
+    mocked.post(CLOUD + GIT + "/pullrequests", json=body, status=400)
+    mocked.get(CLOUD + GIT + "/refs", json={"value": [], "count": 0})
+    with pytest.raises(NotFound) as caught:
+        make().create_pull_request(REPO, "ABC-1-x", "gone", "t", "d", False)
+    assert (
+        str(caught.value) == "The target branch gone does not exist in Fabrikam Fiber/2016_10_31."
+    )
+    assert len(mocked.calls) == 2

@@ -3,7 +3,13 @@
 import datetime as dt
 
 import pytest
-from botocore.exceptions import ConnectTimeoutError, NoCredentialsError, ReadTimeoutError
+from botocore.exceptions import (
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
+from botocore.parsers import ResponseParserError
 from botocore.stub import Stubber
 
 from gitint.providers import codecommit as cc
@@ -12,6 +18,7 @@ from gitint.providers.base import (
     BranchExists,
     HostSettings,
     InvalidName,
+    Malformed,
     MissingScope,
     NoAccess,
     NotFound,
@@ -455,12 +462,54 @@ def test_expired_token_is_marked_expired(host):
 
 def test_unknown_error_shows_the_code_not_the_message(host):
     """Does an unexpected error name its code but not AWS's raw message?"""
+    host.cc.add_client_error("get_branch", "WeirdException", "raw detail " + SECRET_KEY, 400)
     host.cc.add_client_error("get_branch", "WeirdException", "raw detail " + SECRET_KEY, 500)
     with pytest.raises(ProviderError) as caught:
         host.provider.get_branch(REPO, "main")
     assert "WeirdException" in str(caught.value)
     assert "raw detail" not in str(caught.value)
     no_secret(caught.value)
+    with pytest.raises(Unavailable) as caught:  # a 5xx is the host's fault: try again
+        host.provider.get_branch(REPO, "main")
+    assert str(caught.value) == (
+        "AWS CodeCommit had an internal error (HTTP 500, WeirdException); try again."
+    )
+
+
+def test_throttling_says_when_to_retry(host):
+    """Does a throttled call (or a bare 429) say when to retry, from Retry-After?"""
+    host.cc.add_client_error(
+        "get_branch",
+        "ThrottlingException",
+        "Rate exceeded",
+        400,
+        response_meta={"HTTPHeaders": {"retry-after": "12"}},
+    )
+    host.cc.add_client_error("get_branch", "429", "", 429)
+    with pytest.raises(RateLimited, match="try again in 12 s"):
+        host.provider.get_branch(REPO, "main")
+    with pytest.raises(RateLimited, match="in a minute"):
+        host.provider.get_branch(REPO, "main")
+
+
+def test_a_dropped_connection_and_an_unreadable_answer_are_said(monkeypatch):
+    """Is a connection closed mid-answer "broke before it answered" and an answer botocore
+    cannot parse Malformed (not a 500)?"""
+    provider = cc.CodeCommit(SETTINGS, f"{KEY_ID}:{SECRET_KEY}")
+    client = cc._new_client("codecommit", REGION, KEY_ID, SECRET_KEY)
+    raised = []
+
+    def down(**params):
+        raise raised.pop()
+
+    monkeypatch.setattr(client, "get_branch", down)
+    provider.codecommit = client
+    raised.append(ConnectionClosedError(endpoint_url="https://codecommit.eu-west-1.amazonaws.com"))
+    with pytest.raises(Unavailable, match="broke before it answered"):
+        provider.get_branch(REPO, "main")
+    raised.append(ResponseParserError("Unable to parse response"))
+    with pytest.raises(Malformed):
+        provider.get_branch(REPO, "main")
 
 
 @pytest.mark.parametrize(

@@ -15,12 +15,14 @@ from gitint.providers.base import (
     BranchExists,
     HostSettings,
     InvalidName,
+    Malformed,
     MissingScope,
     NoAccess,
     NotFound,
     ProviderError,
     PullRequestExists,
     RateLimited,
+    ReadOnly,
     Repo,
     Unavailable,
 )
@@ -508,8 +510,34 @@ def test_create_pull_request_source_missing(mocked):
         "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request",
     }
     mocked.post(f"{API}/repos/octocat/Hello-World/pulls", json=body, status=422)
-    with pytest.raises(NotFound, match="source branch does not exist"):
+    with pytest.raises(NotFound) as caught:
         github().create_pull_request(REPO, "gone", "master", "t", "d", False)
+    assert str(caught.value) == "The source branch gone does not exist in octocat/Hello-World."
+
+
+@pytest.mark.parametrize(("status", "body"), [(403, "not_accessible"), (404, "not_found")])
+def test_read_only_collaborator(mocked, status, body):
+    """Is a write refused for a classic `repo` token whose user may only read (permissions.push
+    false) "can read but cannot push", naming GitHub Write — after one look at the repository?"""
+    mocked.get(f"{API}/repos/octocat/Hello-World/git/ref/heads/master", json=data("git_ref"))
+    mocked.post(
+        f"{API}/repos/octocat/Hello-World/git/refs",
+        json=data(body),
+        status=status,
+        headers={"X-OAuth-Scopes": "repo", "X-Accepted-OAuth-Scopes": "repo"},
+    )
+    permissions = {"admin": False, "maintain": False, "push": False, "triage": False, "pull": True}
+    mocked.get(
+        f"{API}/repos/octocat/Hello-World",
+        json={"id": 1296269, "full_name": "octocat/Hello-World", "permissions": permissions},
+    )
+    with pytest.raises(ReadOnly) as caught:
+        github().create_branch(REPO, "x", "master")
+    assert caught.value.said("rita", "octocat/Hello-World") == (
+        "@rita can read octocat/Hello-World but cannot push to it; "
+        "ask for write access (GitHub Write)."
+    )
+    assert len(mocked.calls) == 3
 
 
 def test_fine_grained_token_forbidden_without_permission_header(mocked):
@@ -533,5 +561,6 @@ def test_empty_repository(mocked):
 def test_enterprise_base_url_that_is_not_github(mocked, public_dns):
     """Is a GHES base URL that answers HTML a clear error rather than a crash?"""
     mocked.get("https://ghe.example.com/api/v3/user", body="<html>login</html>")
-    with pytest.raises(ProviderError, match="check the base URL"):
+    with pytest.raises(Malformed, match="could not read") as raised:
         github("github_enterprise", "https://ghe.example.com").validate()
+    assert "base URL" not in str(raised.value)  # that advice is for the admin page only

@@ -25,6 +25,7 @@ from gitint.providers.base import (
     ProviderError,
     PullRequestExists,
     RateLimited,
+    ReadOnly,
     Repo,
     Unavailable,
 )
@@ -447,11 +448,46 @@ def test_insufficient_scope_names_the_scope(mocked):
     assert "“api”" in str(caught.value)
 
 
-def test_other_403_is_no_access(mocked):
-    """Is a plain 403 reported as no access?"""
+def test_plain_403_on_a_write_is_read_only(mocked):
+    """Is a plain 403 on a write (a Reporter) "can read but cannot push", naming Developer, and
+    a plain 403 on a read still no access?"""
     mocked.post(BRANCHES, status=403, json={"message": "403 Forbidden"})
-    with pytest.raises(NoAccess):
+    with pytest.raises(ReadOnly) as caught:
         gitlab().create_branch(REPO, "x", "main")
+    assert caught.value.said("rita", "acme/api") == (
+        "@rita can read acme/api but cannot push to it; ask for write access (GitLab Developer)."
+    )
+    mocked.post(f"{API}/projects/3/merge_requests", status=403, json={"message": "403 Forbidden"})
+    with pytest.raises(ReadOnly):
+        gitlab().create_pull_request(REPO, "x", "main", "t", "d", False)
+    mocked.get(BRANCHES, status=403, json={"message": "403 Forbidden"})
+    with pytest.raises(NoAccess):
+        gitlab().list_branches(REPO)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"message": {"target_branch": ["does not exist"]}},
+        {"message": ['Target branch "gone" does not exist']},
+        {"message": {"target_branch": ["can't be blank", "is invalid"]}},
+    ],
+)
+def test_missing_target_branch_is_named(mocked, body):
+    """Is a merge request refused for its target branch "The target branch X does not exist in
+    REPO." (not a missing project or access)?"""
+    mocked.post(f"{API}/projects/3/merge_requests", status=400, json=body)
+    with pytest.raises(NotFound) as caught:
+        gitlab().create_pull_request(REPO, "DEV-1-x", "gone", "t", "d", False)
+    assert str(caught.value) == "The target branch gone does not exist in acme/api."
+
+
+def test_missing_source_branch_is_named(mocked):
+    """Is a refused source branch named as the source?"""
+    body = {"message": {"source_branch": ["does not exist"]}}
+    mocked.post(f"{API}/projects/3/merge_requests", status=422, json=body)
+    with pytest.raises(NotFound, match="The source branch DEV-1-x does not exist in acme/api."):
+        gitlab().create_pull_request(REPO, "DEV-1-x", "main", "t", "d", False)
 
 
 @pytest.mark.parametrize(

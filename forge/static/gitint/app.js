@@ -259,4 +259,20 @@
       htmx.trigger(input, "unknownBranch");
     }
   });
+  // The Branch name check learns whether the typed name is in the loaded branch list, so the
+  // server can flag it (and link to it) without asking the host.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var input = event.detail.elt;
+    if (!input || input.id !== "name" || input.name !== "name") {
+      return;
+    }
+    var list = document.getElementById("branch-list");
+    var name = input.value.trim();
+    var listed = list && Array.prototype.some.call(list.options, function (option) {
+      return option.value === name;
+    });
+    if (listed) {
+      event.detail.parameters.listed = name;
+    }
+  });
 })();
