@@ -23,9 +23,12 @@ def database_uri(url: str) -> str:
 def from_environment(instance_path: str) -> dict:
     """The app's settings, each read from the variable SPEC §3 names."""
     default_db = "sqlite:///" + str(Path(instance_path) / "gitint.sqlite")
+    database = database_uri(os.environ.get("DATABASE_URL", default_db))
     return {
-        "SQLALCHEMY_DATABASE_URI": database_uri(os.environ.get("DATABASE_URL", default_db)),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_DATABASE_URI": database,
+        # a server may drop a pooled connection (restart, idle timeout): ping it on checkout; a
+        # SQLite file cannot, and the ping would be one more round trip on every request
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": not database.startswith("sqlite")},
         "GITINT_SECRET_KEYS": os.environ.get("GITINT_SECRET_KEYS", ""),
         "GITINT_BASE_URL": os.environ.get("GITINT_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "GITINT_DEV": env_flag("GITINT_DEV"),

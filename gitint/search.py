@@ -6,12 +6,13 @@ code-point order within each part (SQLite's BINARY, PostgreSQL's COLLATE "C").
 - A prefix is a range on a (tenant_id, search_name) index, read in its order: SQLite's
   ix_repositories_tenant_search, PostgreSQL's ix_repositories_tenant_search_c (COLLATE "C", the
   collation the queries use). Exact matches sort first in it.
-- A substring first walks the tenant's first ``WINDOW`` names in order on that index, stopping at
-  a page of matches: a common substring is done there. Otherwise the trigram index — SQLite's
-  FTS5 table repositories_search, PostgreSQL's pg_trgm GIN index ix_repositories_search_trgm —
-  is asked for at most ``FEW`` + 1 rows: if there are no more, they are all the matches in the
-  database, checked and sorted. If there are more (a substring common in the database but rare
-  in the tenant's first names, e.g. part of an owner that sorts late), all the index's
+- A substring first asks the trigram index — SQLite's FTS5 table repositories_search,
+  PostgreSQL's pg_trgm GIN index ix_repositories_search_trgm — for at most ``FEW`` + 1 rows: if
+  there are no more, they are all the matches in the database, checked and sorted (a rare
+  substring, or none at all, costs one statement). If there are more, the substring is common:
+  the tenant's first ``WINDOW`` names are walked in order on the prefix index, stopping at a page
+  of matches, which come densely. If the window holds fewer (a substring common in the database
+  but rare in the tenant's first names, e.g. part of an owner that sorts late), all the index's
   candidates are sorted: the one slow case, its cost growing with the number of matches.
 - Every candidate is checked on the real name (instr/strpos), so answers are exact. A substring
   the trigram index cannot look up (fewer than 3 characters; on PostgreSQL, fewer than 3 letters
@@ -156,15 +157,15 @@ class _Finder:
         """The first ``limit`` ids in name order of the tenant's names that ``part`` holds."""
         excluding = part.also_not is not None
         parameters = part.parameters() | {"limit": limit, "few": FEW, "window": WINDOW}
-        walked = self.walk(excluding, parameters)  # stops at ``limit`` matches
-        if len(walked) >= limit or not indexed(part.needle, self.postgresql):
-            return walked
+        if not indexed(part.needle, self.postgresql):
+            return self.walk(excluding, parameters)  # the window only (see the module's doc)
         pattern = self.pattern(part.needle)
         if not any(needle in part.needle for needle in self._common):  # holding one: common
-            found = self.few(part, pattern, parameters)
+            found = self.few(part, pattern, parameters)  # a rare needle (or none): complete
             if found is not None:
                 return found
-        if self.bound() is None:  # the window held the whole tenant
+        walked = self.walk(excluding, parameters)  # common: matches are dense, it stops early
+        if len(walked) >= limit or self.bound() is None:  # a page, or the whole tenant walked
             return walked
         return self.ids("candidates", excluding, pattern=pattern, **parameters)
 
