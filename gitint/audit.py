@@ -8,10 +8,13 @@ from .models import AuditEvent, Integration
 
 
 def record(action: str, result: str, **fields) -> AuditEvent:
-    """Add one audit event for the current caller (g.ctx) and commit it (``fields``: as
-    ``add``'s). ``acting`` is "user_pat" or "integration"; ``detail`` is the user-facing
-    sentence."""
-    event = add(g.ctx.tenant_id, g.ctx.account_id, action, result, **fields)
+    """Add one audit event for the current caller (g.ctx), with the user's display name at the
+    time, and commit it (``fields``: as ``add``'s). ``acting`` is "user_pat" or "integration";
+    ``detail`` is the user-facing sentence."""
+    display_name = getattr(g.ctx, "display_name", None) or None
+    event = add(
+        g.ctx.tenant_id, g.ctx.account_id, action, result, display_name=display_name, **fields
+    )
     db.session.commit()
     return event
 
@@ -28,12 +31,14 @@ def add(
     acting_login: str | None = None,
     detail: str | None = None,
     link: str | None = None,
+    display_name: str | None = None,
 ) -> AuditEvent:
     """Add one audit event for ``account_id`` (a Jira user, or "cli", "scheduler", "webhook"
-    for work nobody clicked); the caller commits."""
+    for work nobody clicked), with the user's display name at the time; the caller commits."""
     event = AuditEvent(
         tenant_id=tenant_id,
         account_id=account_id,
+        display_name=(display_name or "")[:255] or None,
         integration_id=integration.id if integration else None,
         integration_name=integration.name if integration else "",
         repository=repository,
@@ -46,3 +51,31 @@ def add(
     )
     db.session.add(event)
     return event
+
+
+# What each action is, in words (the audit log shows these; the filter offers them).
+ACTIONS = {
+    "create_branch": "Created branch",
+    "create_pull_request": "Created pull request",
+    "pat_saved": "Saved personal access token",
+    "pat_deleted": "Deleted personal access token",
+    "integration.add": "Added integration",
+    "integration.update": "Changed integration",
+    "integration.delete": "Deleted integration",
+    "settings.update": "Changed feature settings",
+    "webhook.add": "Set up webhook",
+    "webhook.secret": "Regenerated webhook secret",
+    "webhook.rejected": "Refused webhook delivery",
+    "sync.manual": "Synced repositories",
+    "sync.cli": "Synced repositories (command line)",
+    "sync.scheduled": "Synced repositories (schedule)",
+    "sync.webhook": "Updated repositories (webhook)",
+}
+REFUSED = {"pat_saved": "Refused personal access token"}  # the words of a failed attempt
+
+
+def action_words(action: str, result: str = "success") -> str:
+    """ "Created branch" for "create_branch"; an action without words stays as it is."""
+    if result != "success" and action in REFUSED:
+        return REFUSED[action]
+    return ACTIONS.get(action, action)

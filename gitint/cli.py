@@ -126,7 +126,7 @@ def demo(host: str, port: int):
 
     from . import create_app, sync
     from .dev import forge as dev_forge
-    from .dev.devhost import USERS, ensure_demo_integrations, ensure_dev_tenant
+    from .dev.devhost import USERS, demo_githost_port, ensure_demo_integrations, ensure_dev_tenant
     from .dev.fakehost import FakeGitHost, demo_state
     from .queue import start_in_process
 
@@ -138,9 +138,13 @@ def demo(host: str, port: int):
     settings.update(GITINT_DEV=True, GITINT_ALLOW_PRIVATE_HOSTS=True)
     settings.update(dev_forge.settings_for(base_url))  # Forge calls signed by the dev host's key
     app = create_app(settings)  # a fresh app: the dev host is registered only at creation
-    githost = FakeGitHost(demo_state()).start()  # a local GitHub-shaped host for the demo
     with app.app_context():
         upgrade()
+        last_port = demo_githost_port()  # the same as last time, so earlier links keep working
+        try:
+            githost = FakeGitHost(demo_state(), port=last_port).start()
+        except OSError:  # taken by something else now
+            githost = FakeGitHost(demo_state()).start()
         tenants = {
             "Connect": ensure_dev_tenant(base_url),
             "Forge": dev_forge.ensure_tenant(base_url),

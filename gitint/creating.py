@@ -31,6 +31,7 @@ from .providers.base import (
 )
 
 IDEMPOTENCY_WINDOW = timedelta(minutes=10)
+RECOVERED = "already created by an earlier attempt whose answer was lost."
 
 
 # ---------------------------------------------------------------- repositories and branches
@@ -242,7 +243,7 @@ def create_once(
             False,
             "The same request is still being processed; wait a few seconds, then check the host.",
         )
-    detail, repeated = None, False
+    repeated = False
     try:
         provider = acting_provider(integration, credential, acting)
         try:
@@ -252,7 +253,6 @@ def create_once(
             if earlier is None:
                 raise
             (url, made), repeated = earlier, True
-            detail = "Already created by an earlier attempt whose answer was lost."
     except AuthExpired as error:
         refused(error, integration, credential, acting)
         return failed(str(error), needs_pat=True)
@@ -272,5 +272,7 @@ def create_once(
         raise
     row.state, row.result = "done", {"url": url, "name": made}
     db.session.commit()
+    # the audit log's Detail: the branch or PR (linked), and when it was our earlier attempt's
+    detail = f"{made}: {RECOVERED}" if repeated else made
     record("success", detail, link=url)
     return Outcome(True, url=url, name=made, repeated=repeated)

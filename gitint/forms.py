@@ -29,6 +29,7 @@ from .settings import (
     KIND_LABELS,
     MAX_LENGTH,
     MIN_LENGTH,
+    NO_PAT_VERSIONS,
     SEPARATORS,
     SERVER_VERSIONS,
     SYNC_EVERY,
@@ -89,6 +90,7 @@ class IntegrationForm(Form):
         filters=[_strip],
     )
     token = PasswordField("Personal access token", [Optional(), Length(max=2000)])
+    account_user = StringField("User name", [Optional(), Length(max=255)], filters=[_strip])
     access_key_id = StringField("Access key ID", [Optional(), Length(max=128)], filters=[_strip])
     secret_access_key = PasswordField("Secret access key", [Optional(), Length(max=256)])
 
@@ -100,6 +102,7 @@ class IntegrationForm(Form):
         keys = self.kind.data == "codecommit"
         unused = [name for name in HOST_FIELDS if name not in needed]
         unused += ["token"] if keys else ["access_key_id", "secret_access_key"]
+        unused += [] if self.uses_account() else ["account_user"]
         for name in unused:
             self[name].errors = []
         for name in needed:
@@ -111,8 +114,12 @@ class IntegrationForm(Form):
             if bool(key_id) != bool(secret) or (not editing and not key_id):
                 which = self.secret_access_key if key_id else self.access_key_id
                 which.errors.append("Enter both the access key ID and the secret access key.")
+        elif self.uses_account() and bool(self.account_user.data) != bool(self.token.data):
+            which = self.token if self.account_user.data else self.account_user
+            which.errors.append("Enter both the user name and the password.")
         elif not editing and not self.token.data:
-            self.token.errors.append("Enter the integration account's token.")
+            what = "password" if self.uses_account() else "token"
+            self.token.errors.append(f"Enter the integration account's {what}.")
         return not any(field.errors for field in self)
 
     def host_values(self) -> dict:
@@ -123,12 +130,19 @@ class IntegrationForm(Form):
             values[name] = (self[name].data or None) if name in needed else None
         return values
 
+    def uses_account(self) -> bool:
+        """TFS 2013 and 2015 have no PATs: the account's user name and password instead."""
+        return self.kind.data == "tfs" and self.server_version.data in NO_PAT_VERSIONS
+
     def secret(self) -> str:
-        """The credential typed in: a token, or ``KEY_ID:SECRET`` for CodeCommit ('' = keep)."""
+        """The credential typed in: a token, ``KEY_ID:SECRET`` for CodeCommit, or
+        ``user:password`` on TFS 2013/2015 ('' = keep)."""
         if self.kind.data == "codecommit":
             if not self.access_key_id.data:
                 return ""
             return f"{self.access_key_id.data}:{(self.secret_access_key.data or '').strip()}"
+        if self.uses_account() and self.account_user.data:
+            return f"{self.account_user.data}:{self.token.data or ''}"
         return (self.token.data or "").strip()
 
     def credential_field(self):

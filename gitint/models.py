@@ -282,6 +282,7 @@ class AuditEvent(db.Model):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     account_id: Mapped[str] = mapped_column(String(128))
+    display_name: Mapped[str | None] = mapped_column(String(255))  # the user's, at the time
     integration_id: Mapped[int | None] = mapped_column(Integer)  # kept after deletion
     integration_name: Mapped[str] = mapped_column(String(120), default="")
     repository: Mapped[str | None] = mapped_column(String(500))

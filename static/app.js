@@ -1,8 +1,13 @@
 // gitint: the one small script. Sends the context token on every htmx request, shows a message
-// for server errors, and closes dialogs (AP.dialog.close inside Jira, a closeDialog event on the
+// for server errors, applies Jira's theme, and closes dialogs (AP.dialog.close inside Jira, a closeDialog event on the
 // dev host).
 (function () {
   "use strict";
+  // Inside Jira (Connect) the host applies its theme (light, dark, increased contrast): the
+  // design tokens app.css uses. The Forge resource calls view.theme.enable() instead.
+  if (window.AP && window.AP.theming && window.AP.theming.initializeTheming) {
+    window.AP.theming.initializeTheming();
+  }
   function contextToken() {
     var meta = document.querySelector('meta[name="gitint-context"]');
     return meta ? meta.content : "";
@@ -97,8 +102,8 @@
   function listboxOf(input) {
     return document.getElementById(input.getAttribute("aria-controls"));
   }
-  function optionsOf(listbox) {
-    return Array.prototype.slice.call(listbox.querySelectorAll('[role="option"]'));
+  function optionsOf(listbox) { // the ones that can be chosen ("No repository matches" cannot)
+    return Array.prototype.slice.call(listbox.querySelectorAll('[role="option"]:not([aria-disabled="true"])'));
   }
   function setOpen(input, open) {
     var listbox = listboxOf(input);
@@ -132,10 +137,14 @@
     }
     input.value = option.getAttribute("data-label");
     input.setAttribute("data-chosen", input.value);
-    document.getElementById(input.getAttribute("data-value-input")).value =
-      option.getAttribute("data-value");
     setOpen(input, false);
-    input.dispatchEvent(new CustomEvent("repositoryChosen", { bubbles: true }));
+    var valueInput = document.getElementById(input.getAttribute("data-value-input"));
+    if (valueInput) { // the repository: its id, and the form follows
+      valueInput.value = option.getAttribute("data-value");
+      input.dispatchEvent(new CustomEvent("repositoryChosen", { bubbles: true }));
+    } else {
+      input.dispatchEvent(new Event("change", { bubbles: true }));
+    }
   }
   function comboboxOf(element) {
     return element && element.matches && element.matches('input[role="combobox"][aria-controls]')
@@ -153,15 +162,19 @@
     if (event.key === "ArrowDown" || event.key === "ArrowUp") {
       event.preventDefault();
       if (!all.length) {
-        htmx.trigger(input, "loadOptions");
+        openList(input);
         return;
       }
       setOpen(input, true);
       var next = event.key === "ArrowDown" ? Math.min(index + 1, all.length - 1) : Math.max(index - 1, 0);
       activate(input, all[next]);
     } else if (event.key === "Enter" && open) {
-      event.preventDefault();
-      choose(input, all[index] || all[0]);
+      var option = all[index] || (input.hasAttribute("data-options-from") ? null : all[0]);
+      setOpen(input, false);
+      if (option) {
+        event.preventDefault();
+        choose(input, option);
+      }
     } else if (event.key === "Escape" && open) {
       event.preventDefault();
       event.stopPropagation(); // close the list, not the dialog
@@ -170,7 +183,10 @@
   }, true);
   document.addEventListener("input", function (event) {
     var input = comboboxOf(event.target);
-    if (input && input.value !== input.getAttribute("data-chosen")) {
+    if (input && input.hasAttribute("data-options-from")) {
+      fillLocal(input, false); // what is typed may also be a branch not listed: none active
+      setOpen(input, listboxOf(input).children.length > 0);
+    } else if (input && input.value !== input.getAttribute("data-chosen")) {
       document.getElementById(input.getAttribute("data-value-input")).value = "";
     }
   });
@@ -186,6 +202,67 @@
       if (input) {
         choose(input, option);
       }
+    }
+  });
+  // Like a select: tabbing into the field or clicking it opens its list, the first 20 without
+  // typing (the whole list when the field shows the chosen repository, not only that one); a
+  // form arriving with the focus in the field does not.
+  var tabbed = false;
+  document.addEventListener("keydown", function (event) { tabbed = event.key === "Tab"; }, true);
+  // A branch field's options come from the branches already loaded (#branch-list): the first
+  // 20 containing what is typed, or the first 20 when the field shows what was chosen.
+  function fillLocal(input, all) {
+    var source = document.getElementById(input.getAttribute("data-options-from"));
+    var typed = all ? "" : input.value.toLowerCase();
+    var names = Array.prototype.map.call(source ? source.options : [], function (option) {
+      return option.value;
+    }).filter(function (name) {
+      return name.toLowerCase().indexOf(typed) >= 0;
+    }).slice(0, 20);
+    var listbox = listboxOf(input);
+    listbox.replaceChildren.apply(listbox, names.map(function (name, n) {
+      var item = document.createElement("li");
+      item.setAttribute("role", "option");
+      item.id = listbox.id + "-" + n;
+      item.setAttribute("data-label", name);
+      item.setAttribute("aria-selected", "false");
+      item.textContent = name;
+      return item;
+    }));
+  }
+  function openList(input) {
+    if (input.hasAttribute("data-options-from")) {
+      fillLocal(input, input.value === input.getAttribute("data-chosen"));
+      setOpen(input, listboxOf(input).children.length > 0);
+      activate(input, optionsOf(listboxOf(input)).filter(function (option) {
+        return option.getAttribute("data-label") === input.value;
+      })[0]);
+      return;
+    }
+    if (listboxOf(input).children.length && input.value !== input.getAttribute("data-chosen")) {
+      setOpen(input, true);
+    } else {
+      htmx.process(input); // a field just swapped in is set up by htmx only when it settles
+      htmx.trigger(input, "loadOptions", { all: true });
+    }
+  }
+  document.addEventListener("focusin", function (event) {
+    var input = comboboxOf(event.target);
+    if (input && listboxOf(input) && tabbed) {
+      openList(input);
+    }
+  });
+  document.addEventListener("click", function (event) {
+    var input = comboboxOf(event.target);
+    if (input && listboxOf(input) && input.getAttribute("aria-expanded") !== "true") {
+      openList(input);
+    }
+  });
+  document.addEventListener("htmx:configRequest", function (event) {
+    var input = comboboxOf(event.detail.elt);
+    var why = event.detail.triggeringEvent;
+    if (input && why && why.type === "loadOptions" && why.detail && why.detail.all) {
+      event.detail.parameters[input.name] = "";
     }
   });
   document.addEventListener("focusout", function (event) {
@@ -208,7 +285,7 @@
       var all = optionsOf(target);
       var first = Number(target.getAttribute("data-activate") || 0);
       target.removeAttribute("data-activate");
-      setOpen(input, all.length > 0 && document.activeElement === input);
+      setOpen(input, target.children.length > 0 && document.activeElement === input);
       activate(input, all[first] || all[0]);
     } else if (target && target.id === "pat-area") {
       showPatArea(target.children.length > 0);
@@ -247,7 +324,8 @@
     if (!input.matches || !input.matches("[data-branch-check]")) {
       return;
     }
-    var known = input.list && Array.prototype.some.call(input.list.options, function (option) {
+    var list = document.getElementById(input.getAttribute("data-options-from"));
+    var known = list && Array.prototype.some.call(list.options, function (option) {
       return option.value === input.value;
     });
     var messages = document.getElementById(input.getAttribute("aria-describedby"));

@@ -2,7 +2,8 @@
 // {type: "closeDialog"} (static/app.js does on Cancel/Escape without AP), or on Escape / the
 // Close link here. It is also the parent side of the Connect stand-in (static/dev/connect-all.js):
 // it answers the frame's handshake, sets the iframe's height to the content height the frame
-// reports (within the window), closes the dialog on AP.dialog.close() and answers other calls.
+// reports (within the window), closes the dialog on AP.dialog.close(), answers
+// AP.theming.initializeTheming() with the chosen theme (static/dev/theme.js) and other calls.
 (function () {
   "use strict";
   var MARGIN = 20; // px kept free below the frame
@@ -62,8 +63,10 @@
         fitFrame();
       } else if (data.gitintAP === "dialog.close") {
         closeFrame();
+      } else if (data.gitintAP === "theming.initializeTheming" && data.id) {
+        answer(event, { gitintAP: "answer", id: data.id, theme: window.gitintDevTheme.current() });
       } else if (data.id) {
-        answer(event, { gitintAP: "answer", id: data.id }); // e.g. theming: nothing to do here
+        answer(event, { gitintAP: "answer", id: data.id });
       }
       return;
     }

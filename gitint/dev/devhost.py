@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from ..crypto import seal, unseal
@@ -57,6 +57,12 @@ TARGETS = {
     "pats": ("Git: personal access tokens", "/pats", "page"),
     "admin": ("Manage Git repositories", "/admin/integrations", "page"),
 }
+
+
+@bp.app_template_global("dev_theme")
+def theme() -> str | None:
+    """The theme chosen on the page (``?theme=dark``), or None for light (Jira's default)."""
+    return "dark" if request.args.get("theme") == "dark" else None
 
 
 def origin(url: str) -> str:
@@ -114,6 +120,19 @@ def ensure_demo_integrations(tenant: Tenant, githost_url: str) -> list[Integrati
     return integrations
 
 
+def demo_githost_port() -> int:
+    """The port the demo's fake git host had last time (0: any), so that links to it in
+    branches, pull requests and the audit log keep working after the demo starts again."""
+    urls = db.session.scalars(
+        select(Integration.base_url).where(Integration.name.in_(DEMO_INTEGRATIONS))
+    )
+    for url in urls:
+        parts = urlsplit(url or "")
+        if parts.hostname == "127.0.0.1" and parts.port:
+            return parts.port
+    return 0
+
+
 def signed_path(tenant: Tenant, user: DevUser, path: str, params: dict) -> str:
     """The iframe URL an embedded Jira would open: path?params&jwt=<HS256 token>."""
     now = int(time.time())
@@ -131,6 +150,19 @@ def signed_path(tenant: Tenant, user: DevUser, path: str, params: dict) -> str:
     }
     token = sign(claims, unseal(tenant))
     return f"{request.script_root}{path}?{urlencode({**params, 'jwt': token})}"
+
+
+def browse(key: str):
+    """The issue link Jira would have (BASE/browse/KEY, e.g. in a pull request's description)."""
+    mode = "forge" if request.path.startswith("/dev/") else None
+    return redirect(url_for("devhost.jira", mode=mode))
+
+
+@bp.record_once
+def _browse_routes(state) -> None:
+    # the dev tenants' Jira base URLs: the app's own (Connect) and /dev/jira (Forge's site URL)
+    state.app.add_url_rule("/browse/<key>", "devhost_browse", browse)
+    state.app.add_url_rule("/dev/jira/browse/<key>", "devhost_forge_browse", browse)
 
 
 @bp.get("/jira")
@@ -166,5 +198,5 @@ def jira():
         user=user,
         frame=frame,
         open_key=request.args.get("open") if frame else None,
-        close_url=url_for("devhost.jira", user=user_key),
+        close_url=url_for("devhost.jira", user=user_key, theme=theme()),
     )

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 from urllib.request import Request, urlopen
@@ -120,8 +121,9 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def html(self, text: str) -> None:
-        data = f"<!doctype html><title>{text}</title><h1>{text}</h1>".encode()
+    def html(self, text: str, body: str = "") -> None:
+        page = f"<!doctype html><title>{escape(text)}</title><h1>{escape(text)}</h1>{body}"
+        data = page.encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
@@ -178,6 +180,8 @@ class Handler(BaseHTTPRequestHandler):
         path, query = unquote(parts.path), parse_qs(parts.query)
         with self.state.lock:
             self.state.calls.append(f"{method} {path}")
+        if path == "/settings/tokens/new":  # the New token link of the PAT setup
+            return self.html("Fake git host: new personal access token", TOKEN_PAGE)
         if not path.startswith("/api/v3/"):
             return self.html(f"Fake git host: {path}")
         user = self.user()
@@ -289,6 +293,14 @@ class Handler(BaseHTTPRequestHandler):
                 repo.pulls.append(pull)
             return self.reply(201, pull)
         return self.reply(404, {"message": "Not Found"})
+
+
+DEMO_DEVELOPER_TOKEN = "ghp_demo_developer_token"  # noqa: S105 - valid only on this fake host
+TOKEN_PAGE = (
+    "<p>This fake git host makes no tokens. The token that works here is "
+    f"<code>{DEMO_DEVELOPER_TOKEN}</code> (user <code>dev-user</code>, scope <code>repo</code>): "
+    "copy it, go back to the gitint tab and paste it into <em>Personal access token</em>.</p>"
+)
 
 
 class FakeGitHost:
@@ -471,7 +483,7 @@ def demo_state() -> FakeState:
     """Repositories and tokens for the demo: a bot account and one developer token."""
     state = FakeState()
     state.add_token("ghp_demo_integration_token", "gitint-bot")
-    state.add_token("ghp_demo_developer_token", "dev-user")
+    state.add_token(DEMO_DEVELOPER_TOKEN, "dev-user")
     state.add_repo("acme/web-app", ("main", "develop", "DEV-1-old-attempt"))
     state.add_repo("acme/api", ("main", "release/2.0"))
     state.add_repo("acme/mobile", ("master",))

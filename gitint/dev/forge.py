@@ -45,7 +45,7 @@ from werkzeug.security import safe_join
 from ..crypto import keyring
 from ..extensions import db
 from ..views.common import json_body
-from .devhost import ISSUE, TARGETS, USERS, DevUser
+from .devhost import ISSUE, TARGETS, USERS, DevUser, theme
 
 bp = Blueprint("devforge", __name__, url_prefix="/dev/forge")
 
@@ -657,5 +657,5 @@ def jira_page(user_key: str):
         frame=frame,
         problem=problem,
         open_key=open_key if frame else None,
-        close_url=url_for("devhost.jira", mode="forge", user=user_key),
+        close_url=url_for("devhost.jira", mode="forge", user=user_key, theme=theme()),
     )

@@ -253,11 +253,13 @@ def audit_log():
     actions = db.session.scalars(
         select(AuditEvent.action).where(AuditEvent.tenant_id == g.ctx.tenant_id).distinct()
     ).all()
-    form.action.choices = options([("", "Any")] + [(a, a) for a in sorted(actions)])
+    words = {a: audit.action_words(a) for a in actions}
+    form.action.choices = options([("", "Any")] + sorted(words.items(), key=lambda aw: aw[1]))
     form.validate()
     query = tenant_events
     if form.user.data and not form.user.errors:
-        query = query.where(AuditEvent.account_id == form.user.data)
+        who = form.user.data  # the account id, or the display name stored with the event
+        query = query.where((AuditEvent.account_id == who) | (AuditEvent.display_name == who))
     if form.integration.data and not form.integration.errors:
         query = query.where(AuditEvent.integration_id == int(form.integration.data))
     if form.action.data and not form.action.errors:
@@ -293,6 +295,7 @@ def audit_log():
         page=current,
         pages=pages,
         filters=filters,
+        action_words=audit.action_words,
     )
 
 

@@ -26,6 +26,7 @@ from ..extensions import db
 from ..jira.context import requires
 from ..models import Credential, Integration, Repository
 from ..providers.base import ProviderError
+from ..settings import KIND_LABELS
 from .common import get_integration_or_404, integrations_query, own_credential, render
 
 bp = Blueprint("pats", __name__, url_prefix="/pats")
@@ -37,6 +38,12 @@ bp.add_app_template_global(status_of, "pat_status")
 bp.add_app_template_global(days_left, "pat_days_left")
 bp.add_app_template_global(new_token_url, "pat_new_token_url")
 bp.add_app_template_global(host_display, "pat_host")
+
+
+@bp.app_template_global("pat_kind")
+def kind_name(integration: Integration) -> str:
+    """The kind of host in words ("GitHub Enterprise Server"), its address left to pat_host."""
+    return KIND_LABELS.get(integration.kind, integration.kind).split(" (")[0]
 
 
 # ---------------------------------------------------------------- helpers others may use
@@ -161,6 +168,9 @@ def save(integration_id: int):
     try:
         credential = save_credential(integration, g.ctx.account_id, fields)
     except ProviderError as error:
+        audit.record(  # a refused token is recorded too (the reason, never the token)
+            "pat_saved", "error", integration=integration, acting="user_pat", detail=str(error)
+        )
         context = setup_context(integration, target, str(error), state)
         return _respond(render_template("pats/_setup.html", **context), 422)
     audit.record(

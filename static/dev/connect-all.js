@@ -7,7 +7,9 @@
 //   frame -> parent  {gitintAP: "resize", height: <px>}      AP.resize() / content height changed
 //   frame -> parent  {gitintAP: "dialog.close"}              AP.dialog.close()
 //   frame -> parent  {gitintAP: "theming.initializeTheming", id: <n>}  AP.theming.initializeTheming()
-//   parent -> frame  {gitintAP: "answer", id: <n>}           the (no-op) answer to a call with an id
+//   parent -> frame  {gitintAP: "answer", id: <n>, theme?}   the answer to a call with an id; for
+//                    theming, theme = {colorMode, tokens: {"--ds-…": value}}: the dev host's chosen
+//                    theme, set on <html> (data-color-mode, the token values) as Jira's is
 // The dev host frames the app from its own origin, so the parent's origin is this page's.
 // Like all.js, only content inside .ac-content is measured (else the body), automatically on
 // every change of its size (ResizeObserver) or of what it holds (MutationObserver).
@@ -77,10 +79,25 @@
     },
     theming: {
       initializeTheming: function () {
-        call("theming.initializeTheming");
+        call("theming.initializeTheming", applyTheme);
       }
     }
   };
+
+  function applyTheme(answer) {
+    var theme = answer && answer.theme;
+    if (!theme || typeof theme.colorMode !== "string" || !theme.tokens) {
+      return;
+    }
+    var root = document.documentElement;
+    root.setAttribute("data-color-mode", theme.colorMode);
+    root.setAttribute("data-theme", "dark:dark light:light spacing:spacing typography:typography");
+    Object.keys(theme.tokens).forEach(function (name) {
+      if (name.indexOf("--ds-") === 0) {
+        root.style.setProperty(name, String(theme.tokens[name]));
+      }
+    });
+  }
 
   window.addEventListener("message", function (event) {
     var data = event.data;
@@ -96,7 +113,7 @@
     } else if (data.gitintAP === "answer" && answers[data.id]) {
       var callback = answers[data.id];
       delete answers[data.id];
-      callback();
+      callback(data);
     }
   });
 

@@ -4,7 +4,8 @@
 //   invoke         → invokeRemote: POST {module, user, payload} to /dev/forge/invoke, which signs
 //                    a Forge Invocation Token and calls gitint; 25 s timeout; resolves
 //                    {success: true, payload: {status, headers, body}}, rejects otherwise
-//   close, submit  → close the dialog;  enableTheming → light colour mode on the frame
+//   close, submit  → close the dialog;  enableTheming → the chosen theme on the frame
+//                    (static/dev/theme.js)
 //   navigate       → router.open (new tab, noopener) / router.navigate;  open → a URL in a new tab
 //   showFlag, closeFlag, changeWindowTitle, refresh, emitReadyEvent → the obvious
 // Anything else is refused. Only messages from the frame's own window are answered; every call is
@@ -160,7 +161,7 @@
       var frame = frameElement();
       var root = frame && frame.contentDocument && frame.contentDocument.documentElement;
       if (root) {
-        root.setAttribute("data-color-mode", "light");
+        window.gitintDevTheme.apply(root, window.gitintDevTheme.current());
       }
       return undefined;
     },
@@ -243,6 +244,42 @@
       }
     );
   });
+
+  // Like Jira's modal (and the Connect frame, static/devhost.js): a dialog's frame is as tall
+  // as its content, up to the window; it scrolls inside beyond that. The resource frame is
+  // same-origin here (sandbox allow-same-origin), so its content is measured directly.
+  function fitDialog() {
+    var dialog = dialogElement();
+    var frame = frameElement();
+    var body = frame && frame.contentDocument && frame.contentDocument.body;
+    if (!dialog || !body || !dialog.classList.contains("dh-dialog") || !body.children.length) {
+      return;
+    }
+    var head = dialog.querySelector(".dh-frame-head");
+    var room = window.innerHeight - dialog.getBoundingClientRect().top -
+      (head ? head.offsetHeight : 0) - 20;
+    var content = Math.ceil(Math.max(body.scrollHeight, body.getBoundingClientRect().height));
+    dialog.style.height = "auto";
+    frame.style.height = Math.max(40, Math.min(content, room)) + "px";
+  }
+  function watchFrame() {
+    var frame = frameElement();
+    if (!frame || !window.ResizeObserver) {
+      return;
+    }
+    function observe() {
+      var body = frame.contentDocument && frame.contentDocument.body;
+      if (body) {
+        new ResizeObserver(fitDialog).observe(body);
+      }
+    }
+    frame.addEventListener("load", observe);
+    if (frame.contentDocument && frame.contentDocument.readyState === "complete") {
+      observe();
+    }
+  }
+  watchFrame();
+  window.addEventListener("resize", fitDialog);
 
   document.addEventListener("click", function (event) {
     if (event.target.closest("[data-devhost-close]")) {

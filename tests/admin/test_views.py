@@ -73,6 +73,9 @@ def test_non_admin_entry_gets_403(client, tenant):
     """Does opening the admin page from Jira without admin rights show the 403 page?"""
     response = client.get(entry_url(tenant, "/admin/integrations"))
     assert response.status_code == 403
+    text = response.get_data(as_text=True)
+    assert "You need to be a <strong>Jira administrator</strong>" in text
+    assert "permission in this project" not in text  # being one is not a project permission
 
 
 def test_admin_entry_opens_the_page(client, tenant, make_integration):
@@ -156,8 +159,9 @@ def test_list_shows_only_this_tenants_integrations(
     make_integration(make_tenant(), name="Theirs")
     body = client.get("/admin/integrations", headers=admin).get_data(as_text=True)
     assert "Mine" in body and "Theirs" not in body
-    row = re.search(r"<td>Mine</td>(.*?)</tr>", body, re.S).group(1)
-    assert "<td>2</td>" in row and "<td>On</td>" in row and "github.com" in row
+    row = re.search(r'<th scope="row">Mine</th>(.*?)</tr>', body, re.S).group(1)
+    assert '"Repositories">2</td>' in row and '"Require User PAT">On</td>' in row
+    assert "github.com" in row
 
 
 # ---------------------------------------------------------------- add and edit
@@ -462,6 +466,48 @@ def test_tfs_without_pats_warns(client, admin, tenant, make_integration):
     assert warning not in client.get(f"/admin/integrations/{new.id}", headers=admin).get_data(True)
 
 
+def test_tfs_fields_follow_the_server_version(client, admin, fake_host):
+    """Do TFS 2013/2015 ask for the account's user name and password (no "Personal access token"
+    field), TFS 2017+ for a token, and is user:password what gets checked with the host?"""
+    headers = {**admin, "HX-Target": "fields"}
+    old = client.get(
+        "/admin/integrations/new?kind=tfs&server_version=2015", headers=headers
+    ).get_data(as_text=True)
+    assert '<label for="account_user">User name</label>' in old
+    assert '<label for="token">Password</label>' in old and "Personal access token" not in old
+    new = client.get(
+        "/admin/integrations/new?kind=tfs&server_version=2018", headers=headers
+    ).get_data(as_text=True)
+    assert "Personal access token" in new and "account_user" not in new
+    assert 'hx-params="kind,server_version,base_url"' in new  # the version re-renders these
+    base = {"kind": "tfs", "base_url": "https://tfs.example.com/tfs/Default", "token": "pw"}
+    response = add(client, admin, server_version="2015", **base)
+    assert response.status_code == 422 and "Enter both the user name and the password." in (
+        response.get_data(as_text=True)
+    )
+    add(client, admin, server_version="2015", account_user="CORP\\gitint", **base)
+    assert fake_host.secrets == ["CORP\\gitint:pw"]
+
+
+def test_require_user_pat_help_names_tfs_2013_and_2015(client, admin, tenant, make_integration):
+    """Does the Require User PAT help of a TFS integration say TFS 2013/2015 cannot use it?"""
+    tfs = make_integration(
+        tenant, kind="tfs", base_url="https://tfs.example.com/tfs/Default", server_version="2018"
+    )
+    body = client.get(f"/admin/integrations/{tfs.id}", headers=admin).get_data(as_text=True)
+    assert "TFS 2013 and 2015 have no personal access tokens, so they cannot use it." in body
+
+
+def test_token_field_after_an_error_says_enter_it_again(client, admin, fake_host):
+    """After a refused save the token field is empty (a password field): does it say so?"""
+    response = add(client, admin, name="")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'value="ghp_token' not in body
+    assert '<p class="hint" id="token-hint">Enter it again: a secret is not sent back' in body
+    fresh = client.get("/admin/integrations/new", headers=admin).get_data(as_text=True)
+    assert "Enter it again" not in fresh
+
+
 # ---------------------------------------------------------------- sync, delete
 
 
@@ -569,13 +615,66 @@ def test_audit_log_filters_and_pages(client, admin, tenant, make_tenant):
     assert page2.get_data(as_text=True).lstrip().startswith('<section id="results"')
     assert "page 2 of 2" in page2.get_data(as_text=True)
     body = client.get("/admin/audit?result=error", headers=admin).get_data(as_text=True)
-    assert "1 event." in body and "user PAT (@bob-gh)" in body
+    assert "1 event." in body and "as @bob-gh with their own token" in body
     body = client.get("/admin/audit?user=bob", headers=admin).get_data(as_text=True)
     assert "1 event." in body
     body = client.get("/admin/audit?user=mallory", headers=admin).get_data(as_text=True)
     assert "0 events." in body
     body = client.get("/admin/audit?since=2000-01-01&until=2000-01-02", headers=admin)
     assert "0 events." in body.get_data(as_text=True)
+
+
+def test_audit_log_reads_in_words(client, admin, tenant, make_integration, fake_host):
+    """Does the log name actions in words, users by the display name they had (the account id
+    on hover), the created branch linked in Detail, who acted, and refused token saves?"""
+    github = make_integration(tenant, "github")  # the link is on its web host: a link
+    events = [
+        audit(
+            tenant.id,
+            1,
+            integration_id=github.id,
+            account_id="557058:alice",
+            display_name="Alice Liddell",
+            action="create_branch",
+            repository="acme/web-app",
+            acting="user_pat",
+            acting_login="alice",
+            detail="DEV-1-fix-login",
+            link="https://github.com/acme/web-app/tree/DEV-1-fix-login",
+        ),
+        audit(tenant.id, 2, action="settings.update", acting="integration", acting_login="bot"),
+    ]
+    db.session.add_all(events)
+    db.session.commit()
+    body = client.get("/admin/audit", headers=admin).get_data(as_text=True)
+    assert '<span title="Jira account ID: 557058:alice">Alice Liddell</span>' in body
+    assert ">Created branch<" in body and ">Changed feature settings<" in body
+    assert '<a class="ident" href="https://github.com/acme/web-app/tree/DEV-1-fix-login"' in body
+    assert "as @alice with their own token" in body and "as the integration account @bot" in body
+    assert '<option value="create_branch">Created branch</option>' in body  # the filter, too
+    by_name = client.get("/admin/audit?user=Alice+Liddell", headers=admin).get_data(True)
+    assert "1 event." in by_name
+
+
+def test_refused_token_save_is_audited(client, tenant, make_integration, monkeypatch):
+    """Is a token the host refuses recorded (as an error, with the reason, never the token)?"""
+    from gitint.views import pats
+
+    integration = make_integration(tenant)
+
+    def refuse(*args, **kwargs):
+        raise AuthExpired("GitHub refused the token: it is expired or revoked.")
+
+    monkeypatch.setattr(pats, "save_credential", refuse)
+    headers = context_headers(tenant)
+    response = client.post(
+        f"/pats/{integration.id}", data={"token": "ghp_refused000000001"}, headers=headers
+    )
+    assert response.status_code == 422
+    event = db.session.scalar(select(AuditEvent))
+    assert (event.action, event.result) == ("pat_saved", "error")
+    assert event.display_name == "Dev User"  # the name the user had, kept with the event
+    assert "expired or revoked" in event.detail and "ghp_refused" not in str(vars(event))
 
 
 # ---------------------------------------------------------------- no secret leaves

@@ -122,6 +122,7 @@ def test_create_branch_as_integration(client, setup, host):
         "integration-bot",
     )
     assert event.repository == "acme/api" and event.link.endswith("DEV-1-fix-the-login-page")
+    assert event.detail == "DEV-1-fix-the-login-page"  # the audit log links the branch by name
 
 
 def test_create_branch_with_the_users_pat(client, setup, make_credential, host):
@@ -212,6 +213,7 @@ def test_missing_repository_is_a_form_error(client, setup, host):
     tenant, _, _ = setup
     response = post(client, tenant, CREATE, {"repository": "", "name": "x"})
     assert response.status_code == 422 and "Choose a repository." in html(response)
+    assert "Choose a repository to see who will act." not in html(response)  # one, not both
 
 
 # ---------------------------------------------------------------- policy states

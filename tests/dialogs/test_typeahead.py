@@ -73,7 +73,8 @@ def test_options_markup(client, make_tenant, make_integration, make_repo):
         make_repo(github, f"org/r{n:02d}")
     body = get(client, tenant, "/dialogs/repositories?repository_name=org").get_data(as_text=True)
     assert len(re.findall(r'<li role="option" id="repository-option-\d+"', body)) == 20
-    assert "· GitHub" in body  # several integrations: each option says which
+    # several integrations: each option says which, under its name
+    assert '<span class="muted"><span class="sr-only">in </span>GitHub</span>' in body
     assert "data-more" in body and "page=1" in body
     empty = get(client, tenant, "/dialogs/repositories?repository_name=zzz").get_data(as_text=True)
     assert "No repository matches “zzz”." in empty

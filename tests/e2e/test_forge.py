@@ -268,7 +268,7 @@ def test_pat_page_saves_a_token_through_the_bridge(page, live, forge_demo):
     frame.get_by_role("button", name="Save token").click()
     expect(frame.get_by_role("status").filter(has_text="Token saved")).to_contain_text("@dev-user")
     expect(row).to_contain_text("@dev-user")
-    expect(row).to_contain_text("ending in " + DEV_TOKEN[-4:])
+    expect(row).to_contain_text("ending in …" + DEV_TOKEN[-4:])
     screenshot(page, "forge-pats")
 
 

@@ -229,3 +229,64 @@ def test_demo_sets_up_and_is_safe_to_run_again(app, runner, monkeypatch):
     with served[1][2].app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def test_demo_keeps_the_fake_hosts_port(app, runner, monkeypatch):
+    """Does `demo`, started again, give the fake git host the port it had, so links made
+    earlier (branches, pull requests, the audit log) keep working?"""
+    from gitint.dev import fakehost
+
+    started = []
+    start = fakehost.FakeGitHost.start
+    monkeypatch.setattr(
+        fakehost.FakeGitHost, "start", lambda self: started.append(self) or start(self)
+    )
+    monkeypatch.setattr("werkzeug.serving.run_simple", lambda *a, **kw: None)
+    for name in ("GITINT_DEV", "GITINT_ALLOW_PRIVATE_HOSTS", "GITINT_BASE_URL"):
+        monkeypatch.setenv(name, "")
+    _reset_schema()
+    try:
+        assert runner.invoke(args=["gitint", "demo", "--port", "5098"]).exit_code == 0
+        first = started[0].base_url
+        started[0].stop()  # the first demo process has ended
+        assert runner.invoke(args=["gitint", "demo", "--port", "5098"]).exit_code == 0
+        assert started[1].base_url == first
+        urls = db.session.scalars(select(Integration.base_url))
+        assert set(urls) == {first}
+    finally:
+        for host in started[1:]:
+            host.stop()
+        db.session.remove()
+
+
+def test_issue_links_lead_to_the_dev_hosts_issue_page(dev_app):
+    """Does the issue link a pull request's description carries (the dev tenants' Jira base URL
+    + /browse/KEY, Connect and Forge) open the dev host's issue page?"""
+    client = dev_app.test_client()
+    connect = client.get("/browse/DEV-1")
+    assert connect.status_code == 302 and connect.location.endswith("/dev/jira")
+    forge = client.get("/dev/jira/browse/DEV-1")
+    assert forge.status_code == 302 and forge.location.endswith("/dev/jira?mode=forge")
+    assert client.get(connect.location).status_code == 200
+
+
+def test_fake_hosts_token_page_names_the_token_that_works():
+    """Does the fake git host's New token page say which token works there?"""
+    from urllib.request import urlopen
+
+    from gitint.dev.fakehost import FakeGitHost, demo_state
+
+    with FakeGitHost(demo_state()) as host:
+        page = urlopen(host.base_url + "/settings/tokens/new?scopes=repo").read().decode()  # noqa: S310
+    assert "<code>ghp_demo_developer_token</code>" in page and "Personal access token" in page
+
+
+def test_dev_host_theme_switch(dev_app):
+    """Does ?theme=dark load the dark tokens, mark the page dark and keep the theme in links?"""
+    client = dev_app.test_client()
+    light = client.get("/dev/jira").get_data(as_text=True)
+    assert 'data-color-mode="light"' in light and "dev/tokens-light." in light
+    dark = client.get("/dev/jira?theme=dark&open=create-branch").get_data(as_text=True)
+    assert 'data-color-mode="dark"' in dark and "dev/tokens-dark." in dark
+    assert "open=create-pull-request&amp;theme=dark" in dark
+    assert 'data-close-url="/dev/jira?user=developer&amp;theme=dark"' in dark

@@ -98,7 +98,7 @@ def test_canary_iam_secret_never_leaks(client, tenant, make_integration, fake_ho
     assert_clean(seen, logs, CANARY)
     raw = db.session.execute(text("SELECT ciphertext FROM credentials")).scalar_one()
     assert CANARY not in raw
-    assert "ending in MPLE" in seen[1].text
+    assert 'ending in <code class="suffix">…MPLE</code>' in seen[1].text
 
 
 def test_token_with_a_line_break_is_refused_without_quoting_it(client, tenant, github, host, logs):

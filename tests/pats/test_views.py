@@ -74,9 +74,12 @@ def test_page_shows_each_integrations_token_state(
     make_repo(azure, "Project/app")
 
     page = client.get("/pats", headers=hx(tenant, htmx=False)).text
-    assert "@user-1-login" in page and "ending in 9876" in page and "ending in abcd" in page
-    assert "Expires in 5 days" in page and "expires in 5 days" in page
-    assert "Revoked" in page and "Token revoked" in page
+    assert "@user-1-login" in page
+    assert 'ending in <code class="suffix">…9876</code>' in page  # the last 4, marked as a suffix
+    assert 'ending in <code class="suffix">…abcd</code>' in page
+    # token states as lozenges, on the integration row and on its repository rows
+    assert page.count('<span class="lozenge warning">Expires in 5 days</span>') == 3
+    assert page.count('<span class="lozenge danger">Revoked</span>') == 2
     assert page.count("Setup required") == 2  # GitLab's integration row and its repository row
     assert page.count('<span class="sr-only">Token set</span>') == 2  # both GitHub repositories
     assert "someone-else" not in page and "5555" not in page
@@ -225,7 +228,10 @@ def test_fragment_asks_for_a_new_token_when_expired(client, tenant, github, make
     """Does the fragment tell a user their stored token expired and ask for a new one?"""
     make_credential(github, "user-1", secret="ghp_old00000000000007777", status="expired")
     html = client.get(f"/pats/setup/{github.id}", headers=hx(tenant)).text
-    assert "ending in 7777" in html and "has expired or was revoked. Add a new one" in html
+    assert (
+        'ending in <code class="suffix">…7777</code>' in html
+        and "has expired or was revoked. Add a new one" in html
+    )
     assert "ghp_old" not in html
 
 
@@ -306,7 +312,10 @@ def test_delete_asks_then_deletes(client, tenant, github, make_credential, make_
     make_credential(github, "user-1", secret="ghp_gone0000000000003333")
     confirm = client.get(f"/pats/{github.id}/delete-confirm?target=page", headers=hx(tenant))
     assert confirm.status_code == 200
-    assert "Delete your token for GitHub.com?" in confirm.text and "ending in 3333" in confirm.text
+    assert (
+        "Delete your token for GitHub.com?" in confirm.text
+        and 'ending in <code class="suffix">…3333</code>' in confirm.text
+    )
     assert ">Delete token</button>" in confirm.text and ">Cancel</button>" in confirm.text
     assert own_credentials(tenant)  # asking changes nothing
     response = client.post(f"/pats/{github.id}/delete", data={"target": "page"}, headers=hx(tenant))
@@ -314,6 +323,10 @@ def test_delete_asks_then_deletes(client, tenant, github, make_credential, make_
     assert json.loads(response.headers["HX-Trigger"]) == {"patDeleted": {"integration": github.id}}
     assert "was deleted" in response.text and 'hx-swap-oob="true"' in response.text
     assert "Setup required" in response.text
+    # "requires one: add a new token" is a warning beside the success, not part of it
+    assert (
+        '<p class="notice warning">This integration requires one: add a new token' in response.text
+    )
     assert own_credentials(tenant) == []
     assert db.session.scalars(select(AuditEvent.action)).all() == ["pat_deleted"]
 
@@ -445,7 +458,10 @@ def test_fragment_says_expired_when_the_expiry_date_passed(client, tenant, githu
         expires_at=utcnow() - timedelta(days=1),
     )
     html = client.get(f"/pats/setup/{github.id}", headers=hx(tenant)).text
-    assert "ending in 8888" in html and "has expired. Add a new one" in html
+    assert (
+        'ending in <code class="suffix">…8888</code>' in html
+        and "has expired. Add a new one" in html
+    )
 
 
 def test_oversized_form_is_a_short_413_page(client, tenant, github):
@@ -456,3 +472,12 @@ def test_oversized_form_is_a_short_413_page(client, tenant, github):
     page = response.get_data(as_text=True)
     assert "larger than 1024 kB" in page and len(page) < 5000
     assert own_credentials(tenant) == []
+
+
+def test_host_column_says_the_kind_and_the_host(client, tenant, make_integration):
+    """Does the Host column say "GitHub Enterprise Server · ghe.example.com", not "GitHub"?"""
+    make_integration(tenant, "github_enterprise", name="GHE", base_url="https://ghe.example.com")
+    make_integration(tenant, "gitlab", name="GL")
+    page = client.get("/pats", headers=hx(tenant, htmx=False)).text
+    assert 'GitHub Enterprise Server · <span class="ident">ghe.example.com</span>' in page
+    assert 'GitLab · <span class="ident">gitlab.com</span>' in page
