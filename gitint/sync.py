@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 1000
 OPEN = ("queued", "running")
+MAX_ATTEMPTS = 5  # a run whose workers stopped this often without finishing is failed
 LOST_AFTER = timedelta(minutes=15)  # a request no worker took this long ago is queued again
 
 
@@ -269,6 +270,15 @@ def take(integration_id: int, owner: str, *, force: bool = False) -> datetime | 
         db.session.add(sync_run)
         db.session.flush()
         integration.sync_run_id = sync_run.id
+    if (sync_run.attempts or 0) >= MAX_ATTEMPTS:  # it keeps dying (a bug, a broken database)
+        message = (
+            f"The sync stopped {sync_run.attempts} times without finishing; it was not resumed"
+            " again. See the worker's log, then sync again."
+        )
+        integration.sync_state, integration.sync_error = "failed", message
+        integration.sync_owner = integration.sync_lease_until = None
+        finish(integration_id, Outcome("failed", integration.sync_done, error=message))
+        return None
     sync_run.state, sync_run.started_at = "running", now
     sync_run.attempts = (sync_run.attempts or 0) + 1
     db.session.commit()

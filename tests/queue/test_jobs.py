@@ -99,6 +99,27 @@ def test_a_dead_workers_sync_is_resumed_with_the_right_repositories(
     assert event.account_id == "scheduler"
 
 
+def test_a_sync_that_keeps_dying_is_failed_not_resumed_forever(app, tenant, make_integration):
+    """When every attempt dies without finishing (a worker crash loop), is the run failed after
+    sync.MAX_ATTEMPTS attempts — said on the integration and in the audit log — and no longer
+    handed out?"""
+    integration = make_integration(tenant)
+    sync.request(integration.id, "scheduled", "scheduler")
+    for attempt in range(sync.MAX_ATTEMPTS):
+        assert sync.take(integration.id, f"worker-{attempt}") is not None
+        reload(integration).sync_lease_until = utcnow() - timedelta(seconds=1)  # it died
+        db.session.commit()
+        assert sync.stale() == [integration.id]
+    assert sync.take(integration.id, "worker-last") is None
+    integration = reload(integration)
+    assert integration.sync_state == "failed" and "stopped 5 times" in integration.sync_error
+    run = db.session.scalar(select(SyncRun))
+    assert (run.state, run.attempts) == ("failed", sync.MAX_ATTEMPTS)
+    event = db.session.scalar(select(AuditEvent))
+    assert event.result == "error" and "stopped 5 times" in event.detail
+    assert sync.stale() == [] and not sync.is_pending(integration)
+
+
 def test_a_lost_request_is_queued_again(app, tenant, make_integration, fake_host):
     """Is a request no worker took for 15 minutes (the queue lost it) handed out again?"""
     integration = make_integration(tenant)
