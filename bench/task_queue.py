@@ -4,7 +4,7 @@ searchable (SPEC §2, §6).
 Run: ``python bench/task_queue.py [N]`` (default 100,000). A real consumer process
 (``flask --app app gitint worker``) syncs from the fake GitHub host (gitint/dev/fakehost.py,
 pages of 100 over HTTP) into a temporary SQLite database, and again into PostgreSQL when
-``DATABASE_URL`` is set (a throwaway database: its tables are dropped and re-created). The
+``DATABASE_URL`` is set (a throwaway database created beside it and dropped after). The
 queue is SQLite (``--queue-url redis://…`` for Redis).
 
 1. The sync through the queue (request → worker → done), next to the same sync run in the
@@ -29,6 +29,7 @@ from pathlib import Path
 
 import requests
 from sqlalchemy import select
+from throughput import Database  # bench/throughput.py
 from werkzeug.serving import make_server
 
 from gitint import create_app, queue, sync, webhooks
@@ -218,12 +219,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         queue_url = args.queue_url or f"sqlite:///{tmp / 'queue.sqlite'}"
-        targets = {"SQLite": f"sqlite:///{tmp / 'bench.sqlite'}"}
+        print(f"SQLite database, queue on {queue_url.split(':')[0]}:")
+        bench(f"sqlite:///{tmp / 'bench.sqlite'}", queue_url, args.count, tmp)
         if os.environ.get("DATABASE_URL", "").startswith("postgres"):
-            targets["PostgreSQL"] = os.environ["DATABASE_URL"]
-        for label, url in targets.items():
-            print(f"{label} database, queue on {queue_url.split(':')[0]}:")
-            bench(url, queue_url, args.count, tmp)
+            database = Database(str(tmp))  # a throwaway database beside DATABASE_URL's
+            try:
+                print(f"PostgreSQL database, queue on {queue_url.split(':')[0]}:")
+                bench(database.url, queue_url, args.count, tmp)
+            finally:
+                database.drop()
 
 
 if __name__ == "__main__":
