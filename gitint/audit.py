@@ -4,6 +4,7 @@ webhook) and refused webhook delivery; never a secret."""
 from flask import g
 
 from .extensions import db
+from .jira import context
 from .models import AuditEvent, Integration
 
 
@@ -11,7 +12,7 @@ def record(action: str, result: str, **fields) -> AuditEvent:
     """Add one audit event for the current caller (g.ctx), with the user's display name at the
     time, and commit it (``fields``: as ``add``'s). ``acting`` is "user_pat" or "integration";
     ``detail`` is the user-facing sentence."""
-    display_name = getattr(g.ctx, "display_name", None) or None
+    display_name = context.display_name(g.ctx)
     event = add(
         g.ctx.tenant_id, g.ctx.account_id, action, result, display_name=display_name, **fields
     )

@@ -208,6 +208,16 @@ def has_permission(ctx: Context, permission: str) -> bool:
     return rest.has_permission(ctx.tenant, ctx.account_id, ctx.project_id, permission)
 
 
+def display_name(ctx: Context) -> str | None:
+    """The caller's display name for the audit log: vouched by an embedded host's token, else
+    asked of Jira (cached; None when Jira does not say)."""
+    if ctx.display_name or ctx.tenant_kind == "embedded":
+        return ctx.display_name or None
+    invocation = request.environ.get(forge.ENVIRON_KEY)
+    token = invocation.user_token if invocation is not None else None
+    return rest.display_name(ctx.tenant, ctx.account_id, token)
+
+
 def requires(permission: str):
     """Decorator: authenticate the request and check ``permission`` on every call."""
 

@@ -33,9 +33,11 @@ CACHE_SIZE = 10_000
 GLOBAL_PERMISSIONS = {"ADMINISTER", "SYSTEM_ADMIN"}
 ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
 
+NAME_TTL = 3600  # a user's display name, for the audit log
+
 clock = time.monotonic  # replaced in tests
 _granted: OrderedDict[tuple, float] = OrderedDict()
-_issues: OrderedDict[tuple, tuple[float, str | None, str | None]] = OrderedDict()
+_answers: OrderedDict[tuple, tuple[float, object]] = OrderedDict()  # issues, user names
 _lock = threading.Lock()
 _session = requests.Session()
 _session.trust_env = False  # no proxies or .netrc credentials from the environment
@@ -123,7 +125,7 @@ def _remember(key: tuple) -> None:
 def clear_cache() -> None:
     with _lock:
         _granted.clear()
-        _issues.clear()
+        _answers.clear()
 
 
 def has_permission(
@@ -249,18 +251,57 @@ def forge_issue_details(
     if not ISSUE_KEY.match(issue_key or ""):
         return None, None
     key = (tenant.id, account_id, issue_key)
-    with _lock:
-        cached = _issues.get(key)
-        if cached and cached[0] > clock():
-            return cached[1], cached[2]
+    found, cached = _recall(key)
+    if found:
+        return cached
     params = {"fields": "summary,issuetype"}
     response = forge_call(tenant, token, f"/rest/api/3/issue/{issue_key}", params)
     if response.status_code != 200:
         return None, None
     details = _issue_fields(_json(response))
-    with _lock:
-        _issues[key] = (clock() + PERMISSION_TTL, *details)
-        _issues.move_to_end(key)
-        while len(_issues) > CACHE_SIZE:
-            _issues.popitem(last=False)
+    _keep(key, details, PERMISSION_TTL)
     return details
+
+
+# ---------------------------------------------------------------- user names (the audit log)
+
+
+def display_name(tenant: Tenant, account_id: str, forge_token: str | None = None) -> str | None:
+    """The user's display name as Jira shows it now (cached an hour per user), or None when Jira
+    does not say: a Connect tenant asks as the app (``/user?accountId=``), a Forge tenant with
+    the user's own token (``/myself``). Never raises: an audit row is written without it."""
+    if not account_id or tenant.kind not in ("connect", "forge"):
+        return None
+    key = ("name", tenant.id, account_id)
+    found, cached = _recall(key)
+    if found:
+        return cached
+    try:
+        if tenant.kind == "forge":
+            response = forge_call(tenant, forge_token, "/rest/api/3/myself", {})
+        else:
+            response = call(tenant, "GET", "/rest/api/3/user", params={"accountId": account_id})
+        data = _json(response) if response.status_code == 200 else {}
+    except JiraUnavailable:
+        return None
+    name = data.get("displayName")
+    name = name.strip()[:255] or None if isinstance(name, str) else None
+    _keep(key, name, NAME_TTL)
+    return name
+
+
+def _recall(key: tuple) -> tuple[bool, object]:
+    """(True, value) while ``key`` is kept and fresh, else (False, None)."""
+    with _lock:
+        kept = _answers.get(key)
+        if kept and kept[0] > clock():
+            return True, kept[1]
+    return False, None
+
+
+def _keep(key: tuple, value, ttl: float) -> None:
+    with _lock:
+        _answers[key] = (clock() + ttl, value)
+        _answers.move_to_end(key)
+        while len(_answers) > CACHE_SIZE:
+            _answers.popitem(last=False)

@@ -316,3 +316,73 @@ def test_private_jira_is_called_with_private_hosts_allowed(app, make_tenant):
     tenant = make_tenant(kind="connect", base_url="http://127.0.0.1:2990/jira", secret=SECRET_A)
     responses.post("http://127.0.0.1:2990/jira/rest/api/3/permissions/check", json=GRANTED)
     assert rest.has_permission(tenant, "account-1", "10000", "VIEW_DEV_TOOLS") is True
+
+
+# ---------------------------------------------------------------- display names (audit log)
+
+USER = f"{JIRA}/rest/api/3/user"
+FORGE_API = "https://api.atlassian.com/ex/jira/cloud-1"
+
+
+@responses.activate
+def test_a_connect_users_display_name_is_asked_as_the_app_and_kept_an_hour(app, connect, clock):
+    """Is the name read from /user?accountId= signed as the app, asked once an hour per user?"""
+    responses.get(USER, json={"accountId": "account-1", "displayName": "Alice Liddell"})
+    assert rest.display_name(connect, "account-1") == "Alice Liddell"
+    assert rest.display_name(connect, "account-1") == "Alice Liddell"
+    assert len(responses.calls) == 1
+    assert dict(parse_qsl(urlsplit(responses.calls[0].request.url).query)) == {
+        "accountId": "account-1"
+    }
+    _assert_app_signed(responses.calls[0], "GET")
+    clock[0] += rest.NAME_TTL + 1
+    rest.display_name(connect, "account-1")
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status": 404, "json": {"errorMessages": ["no user"]}},
+        {"status": 503, "body": "down"},
+        {"status": 200, "body": "not json"},
+        {"status": 200, "json": {"displayName": 42}},
+        {"body": requests.ConnectionError("reset")},
+    ],
+)
+def test_no_name_when_jira_does_not_say(app, connect, answer):
+    """Whatever Jira answers instead of a name, is it None (never an exception)?"""
+    responses.get(USER, **answer)
+    assert rest.display_name(connect, "account-1") is None
+
+
+@responses.activate
+def test_a_forge_users_display_name_comes_from_myself_with_their_token(app, make_tenant):
+    """Does a Forge tenant ask /myself with the user's own token (no token: no name)?"""
+    forge = make_tenant(issuer="ari:cloud:jira::site/cloud-1", kind="forge", secret=None)
+    forge.api_base_url = FORGE_API
+    responses.get(f"{FORGE_API}/rest/api/3/myself", json={"displayName": "Bob Builder"})
+    assert rest.display_name(forge, "account-2", "user-token") == "Bob Builder"
+    assert responses.calls[0].request.headers["Authorization"] == "Bearer user-token"
+    assert rest.display_name(forge, "account-3", None) is None
+    assert rest.display_name(make_tenant(), "account-4") is None  # embedded: the token says
+
+
+@responses.activate
+def test_the_audit_log_stores_a_connect_users_name_at_the_time(app, connect):
+    """Does an audit row of a Connect user carry the display name Jira gave, and a row still
+    get written when Jira gives none?"""
+    from flask import g
+
+    from gitint import audit
+    from gitint.jira.context import Context
+
+    responses.get(USER, json={"displayName": "Alice Liddell"})
+    with app.test_request_context():
+        g.ctx = Context(tenant_id=connect.id, tenant_kind="connect", account_id="account-1")
+        assert audit.record("pat.save", "success").display_name == "Alice Liddell"
+        g.ctx = Context(tenant_id=connect.id, tenant_kind="connect", account_id="gone")
+        responses.replace(responses.GET, USER, status=404)
+        event = audit.record("pat.save", "success")
+        assert (event.account_id, event.display_name) == ("gone", None)
