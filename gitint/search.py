@@ -6,7 +6,7 @@ code-point order within each part (SQLite's BINARY, PostgreSQL's COLLATE "C").
 - A prefix is a range on a (tenant_id, search_name) index, read in its order: SQLite's
   ix_repositories_tenant_search, PostgreSQL's ix_repositories_tenant_search_c (COLLATE "C", the
   collation the queries use). Exact matches sort first in it.
-- A substring first asks the trigram index — SQLite's FTS5 table repositories_search,
+- A substring (SQLite) first asks the trigram index — SQLite's FTS5 table repositories_search,
   PostgreSQL's pg_trgm GIN index ix_repositories_search_trgm — for at most ``FEW`` + 1 rows: if
   there are no more, they are all the matches in the database, checked and sorted (a rare
   substring, or none at all, costs one statement). If there are more, the substring is common:
@@ -14,6 +14,8 @@ code-point order within each part (SQLite's BINARY, PostgreSQL's COLLATE "C").
   of matches, which come densely. If the window holds fewer (a substring common in the database
   but rare in the tenant's first names, e.g. part of an owner that sorts late), all the index's
   candidates are sorted: the one slow case, its cost growing with the number of matches.
+  On PostgreSQL the walk comes first: a GIN look-up cannot stop early, and a trigram common
+  to most names (an owner's) costs it every posting, while the ordered walk stops at a page.
 - Every candidate is checked on the real name (instr/strpos), so answers are exact. A substring
   the trigram index cannot look up (fewer than 3 characters; on PostgreSQL, fewer than 3 letters
   or digits in a row) is only looked for in the window: in a tenant with more than ``WINDOW``
@@ -160,13 +162,19 @@ class _Finder:
         if not indexed(part.needle, self.postgresql):
             return self.walk(excluding, parameters)  # the window only (see the module's doc)
         pattern = self.pattern(part.needle)
+        walked = None
+        if self.postgresql:  # a GIN look-up reads every posting of a common trigram: walk first
+            walked = self.walk(excluding, parameters)
+            if len(walked) >= limit or self.bound() is None:
+                return walked
         if not any(needle in part.needle for needle in self._common):  # holding one: common
             found = self.few(part, pattern, parameters)  # a rare needle (or none): complete
             if found is not None:
                 return found
-        walked = self.walk(excluding, parameters)  # common: matches are dense, it stops early
-        if len(walked) >= limit or self.bound() is None:  # a page, or the whole tenant walked
-            return walked
+        if walked is None:  # SQLite: FTS5 answers a rare needle at once, so it was asked first
+            walked = self.walk(excluding, parameters)  # common: dense matches, it stops early
+            if len(walked) >= limit or self.bound() is None:  # a page, or the whole tenant
+                return walked
         return self.ids("candidates", excluding, pattern=pattern, **parameters)
 
     def walk(self, excluding: bool, parameters: dict) -> list[int]:
