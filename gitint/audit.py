@@ -73,6 +73,13 @@ ACTIONS = {
     "sync.webhook": "Updated repositories (webhook)",
 }
 REFUSED = {"pat_saved": "Refused personal access token"}  # the words of a failed attempt
+ACTORS = {"cli": "Command line", "scheduler": "Schedule", "webhook": "Host webhook"}  # no user
+
+
+def who(event: AuditEvent) -> str:
+    """The user as the log shows them: the display name stored at the time, the words for
+    work nobody clicked, else the account id."""
+    return event.display_name or ACTORS.get(event.account_id) or event.account_id
 
 
 def action_words(action: str, result: str = "success") -> str:

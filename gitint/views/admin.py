@@ -296,6 +296,7 @@ def audit_log():
         pages=pages,
         filters=filters,
         action_words=audit.action_words,
+        who=audit.who,
     )
 
 

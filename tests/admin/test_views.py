@@ -643,12 +643,14 @@ def test_audit_log_reads_in_words(client, admin, tenant, make_integration, fake_
             link="https://github.com/acme/web-app/tree/DEV-1-fix-login",
         ),
         audit(tenant.id, 2, action="settings.update", acting="integration", acting_login="bot"),
+        audit(tenant.id, 3, account_id="scheduler", action="sync.scheduled"),
     ]
     db.session.add_all(events)
     db.session.commit()
     body = client.get("/admin/audit", headers=admin).get_data(as_text=True)
     assert '<span title="Jira account ID: 557058:alice">Alice Liddell</span>' in body
     assert ">Created branch<" in body and ">Changed feature settings<" in body
+    assert '<span title="Jira account ID: scheduler">Schedule</span>' in body  # nobody clicked
     assert '<a class="ident" href="https://github.com/acme/web-app/tree/DEV-1-fix-login"' in body
     assert "as @alice with their own token" in body and "as the integration account @bot" in body
     assert '<option value="create_branch">Created branch</option>' in body  # the filter, too

@@ -10,6 +10,7 @@ forge`); without it these tests skip, unless GITINT_REQUIRE_NODE is set.
 import os
 import re
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -174,6 +175,65 @@ def test_create_branch_states_fit_600_by_400(browser, page, live, githost, demo,
     frame.get_by_role("button", name="Create pull request").click()
     expect(frame.get_by_role("status").filter(has_text="Pull request created")).to_be_visible()
     check(frame, live, axe_source, "pull-request-success")
+    frame.context.close()
+
+
+@pytest.fixture
+def one_integration(live, githost):
+    """The dev tenant with the demo integration where the bot acts alone (synced): a dialog
+    says who acts as soon as it opens."""
+    from gitint import sync
+
+    with live.app.app_context():
+        tenant = ensure_dev_tenant(live.base_url)
+        db.session.commit()
+        bot, required = ensure_demo_integrations(tenant, githost.base_url)
+        db.session.delete(required)
+        db.session.commit()
+        sync.run(bot.id, sync.claim(bot.id, force=True))
+        return tenant.id, bot.id
+
+
+@pytest.mark.parametrize("state", ["optional-pat", "expiring-pat", "unavailable"])
+def test_more_dialog_states_fit_600_by_400(browser, page, live, one_integration, axe_source, state):
+    """The acting states a dialog opens with — the bot acts and the user may add a token, the
+    user's token expires within days, the server cannot act at all (TFS 2015 with Require User
+    PAT) — in 600×400, light and dark, accessible?"""
+    from playwright.sync_api import expect
+
+    from gitint.crypto import seal
+    from gitint.models import Credential, Integration, utcnow
+
+    tenant_id, integration_id = one_integration
+    with live.app.app_context():
+        integration = db.session.get(Integration, integration_id)
+        if state == "expiring-pat":
+            credential = Credential(
+                tenant_id=tenant_id,
+                account_id="dev-developer",
+                integration_id=integration_id,
+                kind="pat",
+                last4=DEV_TOKEN[-4:],
+                login="dev-user",
+                status="valid",
+                expires_at=utcnow() + timedelta(days=3),
+            )
+            seal(credential, DEV_TOKEN)
+            db.session.add(credential)
+        if state == "unavailable":
+            integration.kind, integration.server_version = "tfs", "2015"
+            integration.base_url = "https://tfs.example.com/tfs/DefaultCollection"
+            integration.require_user_pat = True
+        db.session.commit()
+    frame = sized(browser, 600, 400)
+    frame.goto(dialog_url(page, live, "create-branch"))
+    expected = {
+        "optional-pat": frame.get_by_role("link", name="Use my own personal access token"),
+        "expiring-pat": frame.get_by_text("expires within 7 days"),
+        "unavailable": frame.get_by_text("Unavailable."),
+    }[state]
+    expect(expected).to_be_visible()
+    check(frame, live, axe_source, f"branch-{state}")
     frame.context.close()
 
 
