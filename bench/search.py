@@ -34,36 +34,10 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from dialogs import WORDS  # noqa: E402  (bench/dialogs.py: the same words)
 from sync import FakeHost  # noqa: E402  (bench/sync.py)
 from throughput import Database  # noqa: E402  (bench/throughput.py)
 
-WORDS = [
-    "api",
-    "web",
-    "service",
-    "core",
-    "lib",
-    "tools",
-    "infra",
-    "data",
-    "mobile",
-    "app",
-    "ui",
-    "auth",
-    "billing",
-    "search",
-    "docs",
-    "gateway",
-    "worker",
-    "payments",
-    "ledger",
-    "orders",
-    "catalog",
-    "inventory",
-    "notify",
-    "mail",
-    "chat",
-]
 TARGET_MS = 10.0
 
 

@@ -178,7 +178,7 @@ class _Finder:
         return self.ids("candidates", excluding, pattern=pattern, **parameters)
 
     def walk(self, excluding: bool, parameters: dict) -> list[int]:
-        """Like ``first``, in the tenant's first ``WINDOW`` names only."""
+        """The first ``limit`` matching ids, in name order, of the first ``WINDOW`` names."""
         if self.postgresql:  # one statement, reading the index in order
             return self.ids("walk_window", excluding, **parameters)
         bound = self.bound()

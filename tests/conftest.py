@@ -234,3 +234,18 @@ def statements_of(run) -> list[str]:
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
     return seen
+
+
+@pytest.fixture
+def sockets(monkeypatch):
+    """The addresses connections were opened to; none is really opened (connection refused)."""
+    import urllib3.util.connection
+
+    opened = []
+
+    def create_connection(address, *args, **kwargs):
+        opened.append(address)
+        raise ConnectionRefusedError("no network in tests")
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", create_connection)
+    return opened

@@ -238,21 +238,6 @@ def test_jira_unreachable_is_a_clear_page(app, probe_client, connect, failure):
 # ------------------------------------------------------------------ the outbound guard (issue 11)
 
 
-@pytest.fixture
-def no_sockets(monkeypatch):
-    """The addresses a connection was attempted to; none is opened."""
-    import urllib3.util.connection
-
-    opened = []
-
-    def create_connection(address, *args, **kwargs):
-        opened.append(address)
-        raise ConnectionRefusedError("no network in tests")
-
-    monkeypatch.setattr(urllib3.util.connection, "create_connection", create_connection)
-    return opened
-
-
 @pytest.mark.parametrize(
     "base_url",
     [
@@ -264,7 +249,7 @@ def no_sockets(monkeypatch):
         "https://user:pass@acme.atlassian.net",
     ],
 )
-def test_jira_calls_to_a_refused_site_are_never_sent(app, make_tenant, no_sockets, base_url):
+def test_jira_calls_to_a_refused_site_are_never_sent(app, make_tenant, sockets, base_url):
     """Is a Connect tenant's base URL that the outbound guard refuses (a stored row from before
     the install check, say) never called, with a sentence instead of a 500?"""
     tenant = make_tenant(kind="connect", base_url=base_url, secret=SECRET_A)
@@ -274,12 +259,12 @@ def test_jira_calls_to_a_refused_site_are_never_sent(app, make_tenant, no_socket
         with pytest.raises(rest.JiraUnavailable, match="not allowed"):
             rest.issue_details(tenant, "DEV-1")
         assert len(mocked.calls) == 0
-    assert no_sockets == []
+    assert sockets == []
 
 
 @pytest.mark.parametrize("address", ["10.0.0.5", "127.0.0.1", "169.254.169.254", "fd00::1"])
 def test_jira_name_resolving_to_a_private_address_is_refused(
-    app, connect, monkeypatch, no_sockets, address
+    app, connect, monkeypatch, sockets, address
 ):
     """Is a Jira host name that resolves to a private address refused on the address the
     connection would use (no socket opened, no token sent)?"""
@@ -291,12 +276,10 @@ def test_jira_name_resolving_to_a_private_address_is_refused(
     )
     with pytest.raises(rest.JiraUnavailable, match="not allowed"):
         rest.has_permission(connect, "account-1", "10000", "VIEW_DEV_TOOLS")
-    assert no_sockets == []
+    assert sockets == []
 
 
-def test_jira_name_resolving_publicly_is_called_at_that_address(
-    app, connect, monkeypatch, no_sockets
-):
+def test_jira_name_resolving_publicly_is_called_at_that_address(app, connect, monkeypatch, sockets):
     """Does a public answer open the connection to the checked address (Jira unreachable here,
     said as a sentence)?"""
     from gitint.providers import http
@@ -306,7 +289,7 @@ def test_jira_name_resolving_publicly_is_called_at_that_address(
     )
     with pytest.raises(rest.JiraUnavailable, match="could not be reached"):
         rest.has_permission(connect, "account-1", "10000", "VIEW_DEV_TOOLS")
-    assert no_sockets == [("104.192.136.1", 443)]
+    assert sockets == [("104.192.136.1", 443)]
 
 
 @responses.activate

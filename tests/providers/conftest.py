@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 import responses
-import urllib3.util.connection
 
 from gitint.providers import http
 
@@ -40,16 +39,3 @@ def public_dns(monkeypatch):
 def canned(host: str, name: str):
     """A canned host body from tests/data/<host>/<name>.json."""
     return json.loads((DATA / host / f"{name}.json").read_text())
-
-
-@pytest.fixture
-def sockets(monkeypatch):
-    """The addresses connections were opened to; none is really opened (connection refused)."""
-    opened = []
-
-    def create_connection(address, *args, **kwargs):
-        opened.append(address)
-        raise ConnectionRefusedError("no network in tests")
-
-    monkeypatch.setattr(urllib3.util.connection, "create_connection", create_connection)
-    return opened
