@@ -6,7 +6,9 @@ row fails to open.
 """
 
 import base64
+import functools
 import os
+import time
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -14,6 +16,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
+
+REMEMBER_SECONDS = 60
+REMEMBER_MAX = 1024  # secrets kept per process at most
 
 
 class SecretError(Exception):
@@ -31,6 +36,7 @@ class KeyRing:
                 raise ValueError(f"key {key_id!r} must be 32 bytes with an id without ':'")
         self.keys = dict(keys)
         self.primary_id = keys[0][0]
+        self._opened: dict[tuple[str, str], tuple[float, str]] = {}  # see open(remember=True)
 
     @classmethod
     def parse(cls, text: str) -> "KeyRing":
@@ -50,7 +56,25 @@ class KeyRing:
         sealed = AESGCM(self.keys[self.primary_id]).encrypt(nonce, plaintext.encode(), aad.encode())
         return f"{self.primary_id}:{base64.b64encode(nonce + sealed).decode()}"
 
-    def open(self, blob: str, aad: str) -> str:
+    def open(self, blob: str, aad: str, remember: bool = False) -> str:
+        """The plaintext of ``blob`` sealed for ``aad``. With ``remember``, kept in this process
+        for REMEMBER_SECONDS by the exact ciphertext and owner: a re-sealed or rotated secret
+        has another ciphertext, so it is opened afresh, and the old one expires unused."""
+        if not remember:
+            return self._open(blob, aad)
+        now = time.monotonic()
+        kept = self._opened.get((blob, aad))
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        plaintext = self._open(blob, aad)
+        if len(self._opened) >= REMEMBER_MAX:
+            self._opened = {k: v for k, v in self._opened.items() if v[0] > now}
+            if len(self._opened) >= REMEMBER_MAX:
+                self._opened.clear()
+        self._opened[(blob, aad)] = (now + REMEMBER_SECONDS, plaintext)
+        return plaintext
+
+    def _open(self, blob: str, aad: str) -> str:
         key_id, _, encoded = blob.partition(":")
         key = self.keys.get(key_id)
         if key is None:
@@ -61,6 +85,7 @@ class KeyRing:
         except InvalidTag:
             raise SecretError("the secret does not open with its key and owner") from None
 
+    @functools.cache  # noqa: B019 - a key ring lives as long as its app
     def derive(self, label: str) -> list[bytes]:
         """Per-purpose subkeys (primary first), e.g. for signing context tokens."""
         return [
@@ -103,12 +128,14 @@ def seal(row, plaintext: str) -> None:
     setattr(row, row.SECRET_FIELD, keyring().seal(plaintext, row.secret_aad()))
 
 
-def unseal(row) -> str:
-    """The plaintext secret of ``row``; SecretError if it was moved, tampered or its key is gone."""
+def unseal(row, remember: bool = False) -> str:
+    """The plaintext secret of ``row``; SecretError if it was moved, tampered or its key is gone.
+    ``remember``: a secret read on every request (a tenant's shared secret), kept a minute by
+    its ciphertext (KeyRing.open)."""
     blob = getattr(row, row.SECRET_FIELD)
     if not blob:
         raise SecretError("no secret is stored")
-    return keyring().open(blob, row.secret_aad())
+    return keyring().open(blob, row.secret_aad(), remember)
 
 
 def rotate_all(session) -> tuple[int, int]:

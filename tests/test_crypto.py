@@ -25,6 +25,36 @@ def test_round_trip_under_primary_key():
     assert keys.open(blob, "pat|tenant=1|user=u|integration=2") == "ghp_secret"
 
 
+def test_remembered_secrets_are_kept_by_ciphertext_and_expire(monkeypatch):
+    """``open(remember=True)``: is a secret opened once per ciphertext and owner within a
+    minute, a re-sealed one (another ciphertext) opened afresh, a wrong owner still refused,
+    and the store bounded?"""
+    import gitint.crypto as crypto
+
+    keys = ring("a")
+    opened = []
+    real = keys._open
+    monkeypatch.setattr(keys, "_open", lambda blob, aad: opened.append(blob) or real(blob, aad))
+    first = keys.seal("secret-1", "tenant=1")
+    assert keys.open(first, "tenant=1", remember=True) == "secret-1"
+    assert keys.open(first, "tenant=1", remember=True) == "secret-1"
+    assert len(opened) == 1
+    second = keys.seal("secret-2", "tenant=1")
+    assert keys.open(second, "tenant=1", remember=True) == "secret-2"
+    with pytest.raises(SecretError):
+        keys.open(first, "tenant=2", remember=True)
+    now = [crypto.time.monotonic()]
+    monkeypatch.setattr(crypto.time, "monotonic", lambda: now[0])
+    keys.open(first, "tenant=1", remember=True)
+    now[0] += crypto.REMEMBER_SECONDS + 1
+    count = len(opened)
+    keys.open(first, "tenant=1", remember=True)
+    assert len(opened) == count + 1  # expired: opened again
+    for n in range(crypto.REMEMBER_MAX + 10):
+        keys.open(keys.seal(f"s{n}", "t"), "t", remember=True)
+    assert len(keys._opened) <= crypto.REMEMBER_MAX
+
+
 def test_nonce_is_random():
     """Do two seals of the same secret differ (random 96-bit nonce)?"""
     keys = ring("a")

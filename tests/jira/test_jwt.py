@@ -12,6 +12,8 @@ import jwt
 import pytest
 from werkzeug.datastructures import MultiDict
 
+from gitint.crypto import seal
+from gitint.extensions import db
 from gitint.jira.jwt import canonical_request, query_hash, sign, verify_entry
 from tests.conftest import context_headers, entry_token, entry_url
 from tests.jira.conftest import ISSUE_PARAMS, SECRET_A, SECRET_B
@@ -167,6 +169,34 @@ def test_entry_rejection_matrix(probe_client, tenant, rsa_key, case):
     assert "This page could not be opened" in page
     assert "Traceback" not in page and token not in page
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_new_shared_secret_applies_at_once(probe_client, tenant):
+    """The shared secret is kept a minute in the process by its ciphertext: after Jira installs
+    again with another secret, is a token signed with the old one refused on the next request,
+    and one signed with the new one accepted?"""
+    assert _get(probe_client, sign(_claims(tenant), SECRET_A)).status_code == 200
+    seal(tenant, SECRET_B)  # as a re-install does
+    db.session.commit()
+    assert _get(probe_client, sign(_claims(tenant), SECRET_A)).status_code == 401
+    assert _get(probe_client, sign(_claims(tenant), SECRET_B)).status_code == 200
+
+
+def test_a_shared_secret_pyjwt_refuses_as_an_hmac_key_is_401(make_tenant, probe_client, rsa_key):
+    """A tenant whose stored secret looks like a PEM key (PyJWT will not use one as an HMAC
+    key): is its token a 401, not a 500?"""
+    from cryptography.hazmat.primitives import serialization
+
+    pem = rsa_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    tenant = make_tenant(issuer="jira-pem", secret=pem.decode())
+    token = jwt.api_jws.encode(
+        json.dumps(_claims(tenant)).encode(),
+        "some-other-secret-of-32-bytes-or-more",
+        algorithm="HS256",
+    )
+    assert _get(probe_client, token).status_code == 401
 
 
 def test_valid_entry_is_accepted(probe_client, tenant):
