@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app, g
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from . import audit
@@ -42,9 +42,12 @@ def get_repository(tenant_id: int, repository_id) -> Repository | None:
     repository_id = as_id(repository_id)
     if repository_id is None:
         return None
-    return db.session.scalar(
-        select(Repository).where(Repository.tenant_id == tenant_id, Repository.id == repository_id)
-    )
+    return db.session.scalar(_REPOSITORY, {"tenant": tenant_id, "id": repository_id})
+
+
+_REPOSITORY = select(Repository).where(  # built once (views/common.py says why)
+    Repository.tenant_id == bindparam("tenant"), Repository.id == bindparam("id")
+)
 
 
 def repo_of(row: Repository) -> Repo:

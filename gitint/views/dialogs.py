@@ -29,7 +29,13 @@ from ..jira.context import requires
 from ..models import Integration
 from ..providers.base import UNREADABLE, AuthExpired, Malformed, NotFound, ProviderError
 from ..search import search_repositories
-from .common import get_integration_or_404, integrations_query, is_htmx, own_credential, render
+from .common import (
+    first_integrations,
+    get_integration_or_404,
+    is_htmx,
+    own_credential,
+    render,
+)
 
 bp = Blueprint("dialogs", __name__, url_prefix="/dialogs")
 FIELDS = {
@@ -187,7 +193,7 @@ def _refused(state: dict, error: AuthExpired, credential) -> None:
 
 def _only_integration_acting(state: dict) -> None:
     """Before a repository is chosen: who acts, when the tenant has a single integration."""
-    integrations = db.session.scalars(integrations_query().limit(2)).all()
+    integrations = first_integrations(2)
     if len(integrations) == 1:
         integration = integrations[0]
         pr_noun, draft_ok = host_traits(integration)
