@@ -342,6 +342,7 @@ class SyncRun(db.Model):
     integration_id: Mapped[int] = mapped_column(Integer)
     trigger: Mapped[str] = mapped_column(String(16))
     requested_by: Mapped[str] = mapped_column(String(128))  # a Jira account id, "cli", "scheduler"
+    requested_by_name: Mapped[str | None] = mapped_column(String(255))  # their display name then
     requested_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)  # of the latest attempt
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)

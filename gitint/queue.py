@@ -97,11 +97,13 @@ def in_app(job):
 # ---------------------------------------------------------------- repository sync
 
 
-def request_sync(integration_id: int, trigger: str, requested_by: str):
+def request_sync(
+    integration_id: int, trigger: str, requested_by: str, requested_by_name: str | None = None
+):
     """Ask for a sync and enqueue its job: (run, True), or (the run it joined, False)."""
     from . import sync
 
-    run, queued = sync.request(integration_id, trigger, requested_by)
+    run, queued = sync.request(integration_id, trigger, requested_by, requested_by_name)
     if queued:
         try:
             sync_repositories(integration_id)

@@ -85,10 +85,13 @@ def lease_length() -> timedelta:
 # ---------------------------------------------------------------- asking for a sync
 
 
-def request(integration_id: int, trigger: str, requested_by: str) -> tuple[SyncRun | None, bool]:
+def request(
+    integration_id: int, trigger: str, requested_by: str, requested_by_name: str | None = None
+) -> tuple[SyncRun | None, bool]:
     """Ask for a sync: (the new run, True) when it was queued, or (the run under way, False)
-    when one is already queued or running, which the request joins. The caller enqueues the
-    job (gitint/queue.py) after a True."""
+    when one is already queued or running, which the request joins. ``requested_by_name`` is
+    the Jira user's display name, for the audit row written when the sync ends. The caller
+    enqueues the job (gitint/queue.py) after a True."""
     integration = db.session.get(Integration, integration_id)
     if integration is None:
         return None, False
@@ -97,6 +100,7 @@ def request(integration_id: int, trigger: str, requested_by: str) -> tuple[SyncR
         integration_id=integration_id,
         trigger=trigger,
         requested_by=requested_by[:128],
+        requested_by_name=(requested_by_name or "")[:255] or None,
         requested_at=utcnow(),
         state="queued",
     )
@@ -414,6 +418,7 @@ def finish(integration_id: int, outcome: Outcome) -> None:
         acting="integration",
         acting_login=integration.credential_login,
         detail=detail,
+        display_name=sync_run.requested_by_name,
     )
     db.session.commit()
 

@@ -1,6 +1,6 @@
 """The stylesheets' colours are Atlassian Design System tokens (SPEC §7): every colour is a
 ``var(--ds-…, light fallback)``, the fallbacks are @atlaskit/tokens' light values, and the dev
-host's dark file covers every colour token the app uses."""
+host's dark and increased-contrast files cover every colour token the app uses."""
 
 import re
 from pathlib import Path
@@ -59,10 +59,13 @@ def test_fallbacks_are_the_light_values():
             assert fallback.replace("0px", "0").upper() == expected.upper(), (name, fallback)
 
 
-def test_dark_theme_covers_every_colour_token():
-    """Does the dev host's dark file give every colour token the app uses a dark value?"""
-    dark, light = theme("dark"), theme("light")
+def test_other_themes_cover_every_colour_token():
+    """Do the dev host's dark and increased-contrast files give every colour token the app
+    uses a value of their own?"""
+    light = theme("light")
     used = {name for sheet in SHEETS for name, _ in token_uses(sheet.read_text())}
     colour_tokens = {name for name in used if not name.startswith(THEME_FREE)}
-    assert colour_tokens <= set(dark) and set(dark) == set(light)
-    assert dark["--ds-surface"] != light["--ds-surface"]
+    for name in ("dark", "light-increased-contrast", "dark-increased-contrast"):
+        other = theme(name)
+        assert colour_tokens <= set(other) and set(other) == set(light), name
+        assert other["--ds-text"] != light["--ds-text"], name

@@ -59,10 +59,27 @@ TARGETS = {
 }
 
 
+# Jira's themes by their @atlaskit/tokens names (static/dev/tokens-<name>.css), as the switch
+# names them; light is Jira's default, so it has no ?theme=.
+THEMES = {
+    "light": "Light",
+    "dark": "Dark",
+    "light-increased-contrast": "Light, increased contrast",
+    "dark-increased-contrast": "Dark, increased contrast",
+}
+
+
 @bp.app_template_global("dev_theme")
 def theme() -> str | None:
-    """The theme chosen on the page (``?theme=dark``), or None for light (Jira's default)."""
-    return "dark" if request.args.get("theme") == "dark" else None
+    """The theme chosen on the page (``?theme=dark``, ``?theme=light-increased-contrast``…),
+    or None for light (Jira's default)."""
+    chosen = request.args.get("theme")
+    return chosen if chosen in THEMES and chosen != "light" else None
+
+
+@bp.app_template_global("dev_themes")
+def themes() -> dict[str, str]:
+    return THEMES
 
 
 def origin(url: str) -> str:

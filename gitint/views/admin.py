@@ -14,7 +14,7 @@ from .. import audit, queue, sync, webhooks
 from ..credentials import host_display
 from ..extensions import db
 from ..forms import AuditFilterForm, IntegrationForm, SettingsForm, options
-from ..jira.context import ADMINISTER, requires
+from ..jira.context import ADMINISTER, display_name, requires
 from ..models import AuditEvent, Credential, Integration, Repository, Webhook
 from ..providers.base import BlockedHost, Identity, Malformed, ProviderError, Unavailable
 from ..settings import (
@@ -185,7 +185,8 @@ def repository_sync(integration_id: int):
     integration = get_integration_or_404(integration_id)
     notice = None
     if request.method == "POST":
-        _, queued = queue.request_sync(integration.id, "manual", g.ctx.account_id)
+        name = display_name(g.ctx)  # for the audit row written when the sync ends
+        _, queued = queue.request_sync(integration.id, "manual", g.ctx.account_id, name)
         if not queued:
             notice = "A sync is already queued or running; your request joins it."
         db.session.refresh(integration)

@@ -8,8 +8,9 @@
 //   frame -> parent  {gitintAP: "dialog.close"}              AP.dialog.close()
 //   frame -> parent  {gitintAP: "theming.initializeTheming", id: <n>}  AP.theming.initializeTheming()
 //   parent -> frame  {gitintAP: "answer", id: <n>, theme?}   the answer to a call with an id; for
-//                    theming, theme = {colorMode, tokens: {"--ds-…": value}}: the dev host's chosen
-//                    theme, set on <html> (data-color-mode, the token values) as Jira's is
+//                    theming, theme = {colorMode, contrastMode, tokens: {"--ds-…": value}}: the dev
+//                    host's chosen theme, set on <html> (data-color-mode, data-contrast-mode="more"
+//                    for increased contrast, the token values) as Jira's is
 // The dev host frames the app from its own origin, so the parent's origin is this page's.
 // Like all.js, only content inside .ac-content is measured (else the body), automatically on
 // every change of its size (ResizeObserver) or of what it holds (MutationObserver).
@@ -91,6 +92,11 @@
     }
     var root = document.documentElement;
     root.setAttribute("data-color-mode", theme.colorMode);
+    if (theme.contrastMode === "more") {
+      root.setAttribute("data-contrast-mode", "more");
+    } else {
+      root.removeAttribute("data-contrast-mode");
+    }
     root.setAttribute("data-theme", "dark:dark light:light spacing:spacing typography:typography");
     Object.keys(theme.tokens).forEach(function (name) {
       if (name.indexOf("--ds-") === 0) {

@@ -8,6 +8,7 @@ import pytest
 import responses
 from sqlalchemy import func, select
 
+from gitint import queue
 from gitint.extensions import db
 from gitint.models import AuditEvent, Credential, Integration, Repository, utcnow
 from gitint.providers.base import AuthExpired, Identity, Unavailable
@@ -545,6 +546,22 @@ def test_sync_button_runs_the_sync_and_progress_stops_polling(
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "sync.manual"))
     assert (event.account_id, event.result) == ("admin-1", "success")
     assert event.detail == "5 repositories synced, 0 removed."
+
+
+def test_a_clicked_sync_is_audited_by_the_admins_display_name(
+    client, admin, tenant, make_integration, fake_host
+):
+    """Does the audit row of a sync an admin clicked carry their display name at the time (the
+    account id on hover in the log), while a scheduled sync still says "Schedule"?"""
+    integration = make_integration(tenant)
+    fake_host.pages = [repos(0, 2)]
+    client.post(f"/admin/integrations/{integration.id}/sync", headers=admin)
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "sync.manual"))
+    assert (event.account_id, event.display_name) == ("admin-1", "Dev User")
+    queue.request_sync(integration.id, "scheduled", "scheduler")
+    body = client.get("/admin/audit", headers=admin).get_data(as_text=True)
+    assert '<span title="Jira account ID: admin-1">Dev User</span>' in body
+    assert '<span title="Jira account ID: scheduler">Schedule</span>' in body
 
 
 def test_sync_error_is_shown(client, admin, tenant, make_integration, fake_host):

@@ -1,7 +1,8 @@
 """The look in Chromium (SPEC §7): every dialog state fits a 600×400 frame and the pages reflow
 to 320 px, in Jira's light and dark themes — no horizontal scroll, the action buttons inside
 the frame, no word broken mid-word, and no serious or critical axe-core violation (colour
-contrast included); Jira's theme reaches the frame in both modes; the rough edges a new user met.
+contrast included; for representative states also in Jira's light and dark increased-contrast
+themes); Jira's theme reaches the frame in both modes; the rough edges a new user met.
 
 axe-core comes from forge/node_modules (pinned in forge/package-lock.json, `npm ci --prefix
 forge`); without it these tests skip, unless GITINT_REQUIRE_NODE is set.
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "forge" / "node_modules" / "axe-core" / "axe.min.js"
 DOCS = ROOT / "docs"
 THEMES = ("light", "dark")
+MORE_CONTRAST = ("light-increased-contrast", "dark-increased-contrast")  # colour contrast only
 
 # Words broken across lines (outside identifiers: code, .ident, URLs), the page's overflow, and
 # the visible action buttons outside the viewport.
@@ -56,8 +58,9 @@ LAYOUT = """(dialog) => {
     .map(b => b.textContent.trim());
   return {scroll: root.scrollWidth - root.clientWidth, broken, outside};
 }"""
-AXE_RUN = """async () => {
-  const result = await axe.run(document, {resultTypes: ["violations"]});
+AXE_RUN = """async (rules) => {
+  const options = {resultTypes: ["violations"], ...(rules ? {runOnly: rules} : {})};
+  const result = await axe.run(document, options);
   return result.violations.filter(v => v.impact === "serious" || v.impact === "critical")
     .map(v => v.id + ": " + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(", "));
 }"""
@@ -80,29 +83,35 @@ def sized(browser, width, height):
     return page
 
 
-def set_theme(page, live, mode):
-    """Jira's theme on the page as the host gives it: data-color-mode and the token values."""
+def set_theme(page, live, theme):
+    """Jira's theme on the page as the host gives it: data-color-mode, data-contrast-mode="more"
+    for increased contrast, and the token values (light: app.css's fallbacks)."""
+    mode, contrast = theme.split("-")[0], theme.endswith("-increased-contrast")
     page.evaluate(
-        """([mode, href]) => {
-          if (!document.querySelector("link[data-test-theme]")) {
+        """([theme, mode, contrast, href]) => {
+          const root = document.documentElement;
+          if (theme !== "light" && !document.querySelector(`link[data-test-theme="${theme}"]`)) {
             const link = Object.assign(document.createElement("link"), {rel: "stylesheet", href});
-            link.setAttribute("data-test-theme", "");
+            link.setAttribute("data-test-theme", theme);
             document.head.appendChild(link);
           }
-          document.documentElement.setAttribute("data-color-mode", mode);
+          root.setAttribute("data-color-mode", mode);
+          if (contrast) root.setAttribute("data-contrast-mode", "more");
+          else root.removeAttribute("data-contrast-mode");
         }""",
-        [mode, f"{live.base_url}/static/dev/tokens-dark.css"],
+        [theme, mode, contrast, f"{live.base_url}/static/dev/tokens-{theme}.css"],
     )
     page.wait_for_function(
-        "mode => getComputedStyle(document.documentElement).getPropertyValue('--ds-surface')"
-        ".trim() !== '' || mode === 'light'",
-        arg=mode,
+        """theme => theme === "light" ||
+          document.querySelector(`link[data-test-theme="${theme}"]`).sheet !== null""",
+        arg=theme,
     )
 
 
-def check(page, live, axe_source, state, dialog=True):
+def check(page, live, axe_source, state, dialog=True, more_contrast=False):
     """In both themes: no horizontal scroll, buttons in view (a page scrolls down to them), no
-    broken word, no serious or critical axe violation."""
+    broken word, no serious or critical axe violation; with ``more_contrast`` also axe's colour
+    contrast in both increased-contrast themes (the layout is the same in every theme)."""
     if page.evaluate("() => typeof window.axe") == "undefined":
         page.add_script_tag(content=axe_source)
     for mode in THEMES:
@@ -111,9 +120,15 @@ def check(page, live, axe_source, state, dialog=True):
         assert layout["scroll"] <= 0, f"{state} ({mode}): scrolls sideways by {layout['scroll']}px"
         assert layout["outside"] == [], f"{state} ({mode}): buttons outside the frame"
         assert layout["broken"] == [], f"{state} ({mode}): broken mid-word {layout['broken']}"
-        violations = page.evaluate(AXE_RUN)
+        violations = page.evaluate(AXE_RUN, None)
         assert violations == [], f"{state} ({mode}): {violations}"
         screenshot(page, f"look-{state}-{mode}")
+    for theme in MORE_CONTRAST if more_contrast else ():
+        set_theme(page, live, theme)
+        violations = page.evaluate(AXE_RUN, ["color-contrast"])
+        if violations:
+            screenshot(page, f"look-{state}-{theme}")
+        assert violations == [], f"{state} ({theme}): {violations}"
     set_theme(page, live, "light")
 
 
@@ -124,7 +139,8 @@ def dialog_url(page, live, what, user="developer"):
 
 
 def test_create_branch_states_fit_600_by_400(browser, page, live, githost, demo, axe_source):  # noqa: F811
-    """Does every Create branch state fit 600×400 in light and dark, accessible?"""
+    """Does every Create branch state fit 600×400 in light and dark, accessible (the error,
+    listbox and success states' contrast in increased contrast too)?"""
     from playwright.sync_api import expect
 
     frame = sized(browser, 600, 400)
@@ -138,7 +154,7 @@ def test_create_branch_states_fit_600_by_400(browser, page, live, githost, demo,
     token.fill("ghp_not_a_token_here")
     frame.get_by_role("button", name="Save token").click()
     expect(frame.locator(".pat-form .field-error")).to_be_visible()
-    check(frame, live, axe_source, "branch-pat-error")
+    check(frame, live, axe_source, "branch-pat-error", more_contrast=True)
 
     frame.get_by_label("Personal access token", exact=True).fill(DEV_TOKEN)
     frame.get_by_role("button", name="Save token").click()
@@ -148,7 +164,7 @@ def test_create_branch_states_fit_600_by_400(browser, page, live, githost, demo,
     field.click()
     listbox = frame.get_by_role("listbox")
     expect(listbox.get_by_role("option")).to_have_count(21)  # 20 and "More repositories…"
-    check(frame, live, axe_source, "branch-listbox-open")
+    check(frame, live, axe_source, "branch-listbox-open", more_contrast=True)
 
     field.press_sequentially("web-app")
     expect(frame.get_by_role("option")).to_have_count(1)
@@ -167,7 +183,7 @@ def test_create_branch_states_fit_600_by_400(browser, page, live, githost, demo,
     name.fill("DEV-1-look")
     frame.get_by_role("button", name="Create branch").click()
     expect(frame.get_by_role("status").filter(has_text="Branch created")).to_be_visible()
-    check(frame, live, axe_source, "branch-success")
+    check(frame, live, axe_source, "branch-success", more_contrast=True)
 
     frame.get_by_role("button", name="Create pull request").click()
     expect(frame.get_by_label("Title", exact=True)).to_be_visible()
@@ -198,7 +214,8 @@ def one_integration(live, githost):
 def test_more_dialog_states_fit_600_by_400(browser, page, live, one_integration, axe_source, state):
     """The acting states a dialog opens with — the bot acts and the user may add a token, the
     user's token expires within days, the server cannot act at all (TFS 2015 with Require User
-    PAT) — in 600×400, light and dark, accessible?"""
+    PAT) — in 600×400, light and dark, accessible (the expiring token's warning in increased
+    contrast too)?"""
     from playwright.sync_api import expect
 
     from gitint.crypto import seal
@@ -233,7 +250,7 @@ def test_more_dialog_states_fit_600_by_400(browser, page, live, one_integration,
         "unavailable": frame.get_by_text("Unavailable."),
     }[state]
     expect(expected).to_be_visible()
-    check(frame, live, axe_source, f"branch-{state}")
+    check(frame, live, axe_source, f"branch-{state}", more_contrast=state == "expiring-pat")
     frame.context.close()
 
 
@@ -294,14 +311,15 @@ def admin_data(live, githost):
 @pytest.mark.parametrize("width", [320, 1280])
 def test_pages_reflow(browser, page, live, admin_data, axe_source, width):
     """Do the PAT page, the admin pages and the audit log fit 320 and 1280 px wide (tables as
-    stacked rows when narrow), in light and dark, accessible?"""
+    stacked rows when narrow), in light and dark, accessible (the PAT page's and audit log's
+    contrast in increased contrast too, at 1280)?"""
     from playwright.sync_api import expect
 
     names = admin_data
     narrow = sized(browser, width, 700)
     narrow.goto(dialog_url(page, live, "pats", user="admin"))
     expect(narrow.get_by_role("heading", name="Git: personal access tokens")).to_be_visible()
-    check(narrow, live, axe_source, f"pats-{width}", dialog=False)
+    check(narrow, live, axe_source, f"pats-{width}", dialog=False, more_contrast=width > 320)
 
     narrow.goto(dialog_url(page, live, "admin", user="admin"))
     expect(narrow.get_by_role("heading", name="Manage Git repositories")).to_be_visible()
@@ -311,7 +329,7 @@ def test_pages_reflow(browser, page, live, admin_data, axe_source, width):
     check(narrow, live, axe_source, f"admin-integration-{width}", dialog=False)
     narrow.get_by_role("link", name="Audit log").click()
     expect(narrow.get_by_role("heading", name="Audit log")).to_be_visible()
-    check(narrow, live, axe_source, f"audit-{width}", dialog=False)
+    check(narrow, live, axe_source, f"audit-{width}", dialog=False, more_contrast=width > 320)
     if width == 320:  # stacked rows: the header row is out of sight, each cell names its column
         assert narrow.locator("table.stack thead").first.bounding_box()["height"] <= 1
     narrow.context.close()
@@ -319,7 +337,8 @@ def test_pages_reflow(browser, page, live, admin_data, axe_source, width):
 
 def test_jira_theme_reaches_the_frame_in_both_modes(page, live, demo):  # noqa: F811
     """With the dev host's Dark switch, do AP.theming.initializeTheming() (Connect) and
-    view.theme.enable() (Forge) give the frame Jira's dark tokens?"""
+    view.theme.enable() (Forge) give the frame Jira's dark tokens, and with Dark, increased
+    contrast, data-contrast-mode="more" and that theme's tokens?"""
     from playwright.sync_api import expect
 
     for mode in ("", "&mode=forge"):
@@ -332,6 +351,18 @@ def test_jira_theme_reaches_the_frame_in_both_modes(page, live, demo):  # noqa: 
         assert background == "rgb(31, 31, 33)", (mode, background)  # --ds-surface, dark
         assert page.locator("html").get_attribute("data-color-mode") == "dark"
     screenshot(page, "create-branch-dark")
+    for mode in ("", "&mode=forge"):  # increased contrast: data-contrast-mode="more", its tokens
+        page.goto(
+            f"{live.base_url}/dev/jira?user=developer&open=create-branch"
+            f"&theme=dark-increased-contrast{mode}"
+        )
+        frame = page.frame_locator("iframe")
+        expect(frame.get_by_role("heading", name="Create branch")).to_be_visible()
+        inner = frame.locator("html")
+        expect(inner).to_have_attribute("data-contrast-mode", "more")
+        expect(inner).to_have_attribute("data-color-mode", "dark")
+        text = frame.locator("body").evaluate("b => getComputedStyle(b).color")
+        assert text == "rgb(226, 227, 228)", (mode, text)  # --ds-text, dark increased contrast
     page.goto(f"{live.base_url}/dev/jira?user=developer&open=create-branch")
     frame = page.frame_locator("iframe")
     expect(frame.get_by_role("heading", name="Create branch")).to_be_visible()
@@ -540,7 +571,8 @@ def test_forge_dialog_frame_fits_its_content(page, live, demo):  # noqa: F811
 
 def test_error_states_fit_600_by_400(browser, page, live, demo, axe_source):  # noqa: F811
     """Do the host-error state (the branch exists, with its link) and the permission page fit
-    600×400 in light and dark, accessible?"""
+    600×400 in light and dark, accessible (the error message's contrast in increased contrast
+    too)?"""
     from playwright.sync_api import expect
 
     save_pat_row(live, demo)
@@ -554,7 +586,7 @@ def test_error_states_fit_600_by_400(browser, page, live, demo, axe_source):  # 
     frame.get_by_label("Branch name", exact=True).fill("DEV-1-old-attempt")
     frame.get_by_role("button", name="Create branch").click()
     expect(frame.get_by_role("link", name="Open the existing branch")).to_be_visible()
-    check(frame, live, axe_source, "branch-exists")
+    check(frame, live, axe_source, "branch-exists", more_contrast=True)
 
     frame.goto(dialog_url(page, live, "create-branch", user="viewer"))
     expect(frame.get_by_role("heading", name="Permission needed")).to_be_visible()

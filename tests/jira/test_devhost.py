@@ -282,7 +282,8 @@ def test_fake_hosts_token_page_names_the_token_that_works():
 
 
 def test_dev_host_theme_switch(dev_app):
-    """Does ?theme=dark load the dark tokens, mark the page dark and keep the theme in links?"""
+    """Does ?theme=dark load the dark tokens, mark the page dark and keep the theme in links, and
+    an increased-contrast theme load its tokens with data-contrast-mode="more"?"""
     client = dev_app.test_client()
     light = client.get("/dev/jira").get_data(as_text=True)
     assert 'data-color-mode="light"' in light and "dev/tokens-light." in light
@@ -290,3 +291,10 @@ def test_dev_host_theme_switch(dev_app):
     assert 'data-color-mode="dark"' in dark and "dev/tokens-dark." in dark
     assert "open=create-pull-request&amp;theme=dark" in dark
     assert 'data-close-url="/dev/jira?user=developer&amp;theme=dark"' in dark
+    assert "data-contrast-mode" not in dark
+    more = client.get("/dev/jira?theme=light-increased-contrast").get_data(as_text=True)
+    assert '<html lang="en" data-color-mode="light" data-contrast-mode="more">' in more
+    assert "dev/tokens-light-increased-contrast." in more
+    assert 'theme=dark-increased-contrast">Dark, increased contrast</a>' in more
+    unknown = client.get("/dev/jira?theme=sepia").get_data(as_text=True)
+    assert 'data-color-mode="light">' in unknown and "dev/tokens-light." in unknown
