@@ -268,6 +268,7 @@ def main() -> None:
         rows = []
         everything = []
         for kind, inputs in kinds.items():
+            headers = headers_for(app, 1)  # a context token lasts 15 minutes: one per phase
             for query in inputs[:20]:  # warm up
                 ask(client, headers, query)
             samples = [ask(client, headers, query) for query in inputs]
@@ -282,6 +283,7 @@ def main() -> None:
             args=(database.url, keys, 5, repository_names(5, per, generation=2), done),
         )
         mixed = [q for group in zip(*kinds.values(), strict=True) for q in group]
+        headers = headers_for(app, 1)
         writer.start()
         time.sleep(1.0)  # let it start writing
         during, n = [], 0

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import audit, hosts
@@ -338,6 +338,8 @@ def run(
     outcome = _list(integration_id, stamp, owner, provider, on_progress, batch_size)
     if outcome.state in ("done", "failed"):
         finish(integration_id, outcome)  # one transaction with the integration's final state
+    if outcome.state == "done":
+        refresh_statistics()
     if on_progress and outcome.state == "done":
         on_progress(outcome.done)
     return outcome
@@ -421,6 +423,21 @@ def finish(integration_id: int, outcome: Outcome) -> None:
         display_name=sync_run.requested_by_name,
     )
     db.session.commit()
+
+
+def refresh_statistics() -> None:
+    """PostgreSQL: after a sync, ``VACUUM (ANALYZE) repositories``, so the next keystroke's plan
+    knows the table's new size and its index-only scans skip the heap. Left to autovacuum,
+    a table just filled keeps its old estimate for a minute or more (one never analyzed: 99
+    rows; a tenant's 500,000 are then read and sorted for one substring, ~400 ms instead of
+    ~10). SQLite's planner needs no statistics for these queries."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    try:
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM (ANALYZE) repositories"))
+    except Exception:  # the sync is done either way; autovacuum catches up later
+        log.warning("could not VACUUM (ANALYZE) repositories after a sync", exc_info=True)
 
 
 # ---------------------------------------------------------------- writing rows

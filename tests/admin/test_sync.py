@@ -3,9 +3,10 @@ failures, and who owns a run."""
 
 from datetime import timedelta
 
+import pytest
 import responses
 from responses import matchers
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from gitint import sync
 from gitint.extensions import db
@@ -201,3 +202,19 @@ def test_github_listing_of_three_pages(app, tenant, make_integration):
         for call in responses.calls
     )
     assert stored(integration)["229"] == "acme/r229"
+
+
+def test_postgresql_knows_the_new_table_size_after_a_sync(app, tenant, make_integration):
+    """On PostgreSQL, does a finished sync leave the planner's statistics up to date (a table
+    never analyzed is planned as a few rows, and a substring search then reads and sorts all
+    of a large tenant's names)?"""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite's search plans need no statistics")
+    integration = make_integration(tenant)
+    stamp = sync.claim(integration.id)
+    outcome = sync.run(integration.id, stamp, provider=fake(integration, repos(0, 30)))
+    assert outcome.state == "done"
+    estimate = db.session.execute(
+        text("SELECT reltuples FROM pg_class WHERE relname = 'repositories'")
+    ).scalar()
+    assert estimate == 30
