@@ -14,8 +14,9 @@ code-point order within each part (SQLite's BINARY, PostgreSQL's COLLATE "C").
   of matches, which come densely. If the window holds fewer (a substring common in the database
   but rare in the tenant's first names, e.g. part of an owner that sorts late), all the index's
   candidates are sorted: the one slow case, its cost growing with the number of matches.
-  On PostgreSQL the walk comes first: a GIN look-up cannot stop early, and a trigram common
-  to most names (an owner's) costs it every posting, while the ordered walk stops at a page.
+  On PostgreSQL a short walk of the first ``FIRST_WINDOW`` names comes first: a GIN look-up
+  cannot stop early, and a trigram common to most names (an owner's) costs it every posting,
+  while a common substring fills a page within a few hundred names.
 - Every candidate is checked on the real name (instr/strpos), so answers are exact. A substring
   the trigram index cannot look up (fewer than 3 characters; on PostgreSQL, fewer than 3 letters
   or digits in a row) is only looked for in the window: in a tenant with more than ``WINDOW``
@@ -23,8 +24,8 @@ code-point order within each part (SQLite's BINARY, PostgreSQL's COLLATE "C").
   first ``WINDOW`` names. A third character makes it complete.
 
 A search is a bounded number of statements whatever the repository count (``MAX_STATEMENTS``:
-the prefix range, per substring part a walk, a "few" look-up and the candidates, SQLite's window
-bound once, and loading the page's rows). They are built once per dialect, with bound parameters.
+the prefix range, per substring part PostgreSQL's short walk, a "few" look-up, a walk and the
+candidates, the windows' bounds once each, and loading the page's rows). They are built once per dialect, with bound parameters.
 """
 
 from dataclasses import dataclass
@@ -49,8 +50,10 @@ from .models import Repository, search_words
 
 PAGE_SIZE = 20
 FEW = 1000  # trigram-index rows checked and sorted at most; more: a common substring
-WINDOW = 20_000  # names walked in order before the trigram index is asked
-MAX_STATEMENTS = 1 + 2 * 3 + 1 + 1  # prefix, two parts × (walk, few, candidates), bound, rows
+WINDOW = 20_000  # names walked in order when the trigram index has many rows for a needle
+FIRST_WINDOW = 2_000  # PostgreSQL: names walked in order before the trigram index is asked
+MAX_STATEMENTS = 1 + 2 * 4 + 2 + 1  # prefix, two parts × (short walk, few, walk, candidates),
+# the two windows' bounds, rows
 _SEPARATORS = str.maketrans("/-_.", "qzjx")  # as models.search_words() in the database
 
 
@@ -145,7 +148,7 @@ class _Finder:
         self.tenant_id = tenant_id
         self.dialect = db.session.get_bind().dialect.name
         self.postgresql = self.dialect == "postgresql"
-        self._bound: tuple[str | None] | None = None
+        self._bounds: dict[int, str | None] = {}  # a window's size: its last name
         self._common: set[str] = set()  # needles the trigram index has many rows for
 
     def run(self, kind: str, excluding: bool = False, **parameters):
@@ -162,19 +165,18 @@ class _Finder:
         if not indexed(part.needle, self.postgresql):
             return self.walk(excluding, parameters)  # the window only (see the module's doc)
         pattern = self.pattern(part.needle)
-        walked = None
         if self.postgresql:  # a GIN look-up reads every posting of a common trigram: walk first
-            walked = self.walk(excluding, parameters)
-            if len(walked) >= limit or self.bound() is None:
+            short = parameters | {"window": FIRST_WINDOW}
+            walked = self.ids("walk_window", excluding, **short)
+            if len(walked) >= limit or self.bound(FIRST_WINDOW) is None:
                 return walked
         if not any(needle in part.needle for needle in self._common):  # holding one: common
             found = self.few(part, pattern, parameters)  # a rare needle (or none): complete
             if found is not None:
                 return found
-        if walked is None:  # SQLite: FTS5 answers a rare needle at once, so it was asked first
-            walked = self.walk(excluding, parameters)  # common: dense matches, it stops early
-            if len(walked) >= limit or self.bound() is None:  # a page, or the whole tenant
-                return walked
+        walked = self.walk(excluding, parameters)  # common: dense matches, it stops early
+        if len(walked) >= limit or self.bound() is None:  # a page, or the whole tenant
+            return walked
         return self.ids("candidates", excluding, pattern=pattern, **parameters)
 
     def walk(self, excluding: bool, parameters: dict) -> list[int]:
@@ -202,12 +204,13 @@ class _Finder:
             return None
         return [id_ for id_, _ in rows if id_ != -1]
 
-    def bound(self) -> str | None:
-        """The tenant's ``WINDOW``-th name (the end of the walked window), or None when it has
-        fewer repositories; asked once per search."""
-        if self._bound is None:
-            self._bound = (self.run("bound", offset=WINDOW - 1).scalar(),)
-        return self._bound[0]
+    def bound(self, size: int | None = None) -> str | None:
+        """The tenant's ``size``-th name (default ``WINDOW``: the end of a walked window), or
+        None when it has fewer repositories; asked once per search and size."""
+        size = size or WINDOW
+        if size not in self._bounds:
+            self._bounds[size] = self.run("bound", offset=size - 1).scalar()
+        return self._bounds[size]
 
 
 @cache

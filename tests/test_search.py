@@ -68,6 +68,7 @@ def random_names(count: int, seed: int) -> list[str]:
 def small_limits(monkeypatch):
     """A window and a 'few' small enough that a test's hundreds of names take every path."""
     monkeypatch.setattr(search, "WINDOW", 40)
+    monkeypatch.setattr(search, "FIRST_WINDOW", 10)
     monkeypatch.setattr(search, "FEW", 15)
 
 
