@@ -167,7 +167,6 @@ class Repository(db.Model):
             ondelete="CASCADE",
         ),
         Index("ix_repositories_tenant_search", "tenant_id", "search_name"),
-        Index("ix_repositories_integration_search", "integration_id", "search_name"),
         # PostgreSQL's repository search (gitint/search.py); SQLite's is REPOSITORIES_SEARCH
         Index(
             "ix_repositories_tenant_search_c",
