@@ -6,17 +6,17 @@ code-point order within each part (SQLite's BINARY, PostgreSQL's COLLATE "C").
 - A prefix is a range on a (tenant_id, search_name) index, read in its order: SQLite's
   ix_repositories_tenant_search, PostgreSQL's ix_repositories_tenant_search_c (COLLATE "C", the
   collation the queries use). Exact matches sort first in it.
-- A substring (SQLite) first asks the trigram index — SQLite's FTS5 table repositories_search,
-  PostgreSQL's pg_trgm GIN index ix_repositories_search_trgm — for at most ``FEW`` + 1 rows: if
-  there are no more, they are all the matches in the database, checked and sorted (a rare
-  substring, or none at all, costs one statement). If there are more, the substring is common:
-  the tenant's first ``WINDOW`` names are walked in order on the prefix index, stopping at a page
-  of matches, which come densely. If the window holds fewer (a substring common in the database
-  but rare in the tenant's first names, e.g. part of an owner that sorts late), all the index's
-  candidates are sorted: the one slow case, its cost growing with the number of matches.
-  On PostgreSQL a short walk of the first ``FIRST_WINDOW`` names comes first: a GIN look-up
-  cannot stop early, and a trigram common to most names (an owner's) costs it every posting,
-  while a common substring fills a page within a few hundred names.
+- A substring is first looked for in the tenant's first ``FIRST_WINDOW`` names, walked in
+  order on the prefix index: a common substring fills a page there. If it found some but not a
+  page, the substring is not rare: the first ``WINDOW`` names are walked, stopping at a page.
+  If it found none, the trigram index — SQLite's FTS5 table repositories_search, PostgreSQL's
+  pg_trgm GIN index ix_repositories_search_trgm — is asked first for at most ``FEW`` + 1 rows:
+  if there are no more, they are all the matches in the database, checked and sorted (a rare
+  substring, or none at all). A GIN look-up cannot stop early (a trigram common to most names
+  costs it every posting), so the walks, which stop at a page, come first where matches are
+  dense. If neither answers (a substring common in the database but rare in the tenant's first
+  names, e.g. part of an owner that sorts late), all the index's candidates are sorted: the
+  one slow case, its cost growing with the number of matches.
 - Every candidate is checked on the real name (instr/strpos), so answers are exact. A substring
   the trigram index cannot look up (fewer than 3 characters; on PostgreSQL, fewer than 3 letters
   or digits in a row) is only looked for in the window: in a tenant with more than ``WINDOW``
@@ -24,8 +24,9 @@ code-point order within each part (SQLite's BINARY, PostgreSQL's COLLATE "C").
   first ``WINDOW`` names. A third character makes it complete.
 
 A search is a bounded number of statements whatever the repository count (``MAX_STATEMENTS``:
-the prefix range, per substring part PostgreSQL's short walk, a "few" look-up, a walk and the
-candidates, the windows' bounds once each, and loading the page's rows). They are built once per dialect, with bound parameters.
+the prefix range, per substring part a short walk, a "few" look-up, a walk and the candidates,
+the windows' bounds once each, and loading the page's rows). They are built once per dialect,
+with bound parameters.
 """
 
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ from .models import Repository, search_words
 PAGE_SIZE = 20
 FEW = 1000  # trigram-index rows checked and sorted at most; more: a common substring
 WINDOW = 20_000  # names walked in order when the trigram index has many rows for a needle
-FIRST_WINDOW = 2_000  # PostgreSQL: names walked in order before the trigram index is asked
+FIRST_WINDOW = 2_000  # names walked in order before the trigram index is asked
 MAX_STATEMENTS = 1 + 2 * 4 + 2 + 1  # prefix, two parts × (short walk, few, walk, candidates),
 # the two windows' bounds, rows
 _SEPARATORS = str.maketrans("/-_.", "qzjx")  # as models.search_words() in the database
@@ -161,29 +162,33 @@ class _Finder:
     def substring(self, part: _Part, limit: int) -> list[int]:
         """The first ``limit`` ids in name order of the tenant's names that ``part`` holds."""
         excluding = part.also_not is not None
-        parameters = part.parameters() | {"limit": limit, "few": FEW, "window": WINDOW}
+        parameters = part.parameters() | {"limit": limit, "few": FEW}
         if not indexed(part.needle, self.postgresql):
             return self.walk(excluding, parameters)  # the window only (see the module's doc)
         pattern = self.pattern(part.needle)
-        if self.postgresql:  # a GIN look-up reads every posting of a common trigram: walk first
-            short = parameters | {"window": FIRST_WINDOW}
-            walked = self.ids("walk_window", excluding, **short)
-            if len(walked) >= limit or self.bound(FIRST_WINDOW) is None:
-                return walked
-        if not any(needle in part.needle for needle in self._common):  # holding one: common
-            found = self.few(part, pattern, parameters)  # a rare needle (or none): complete
-            if found is not None:
-                return found
-        walked = self.walk(excluding, parameters)  # common: dense matches, it stops early
-        if len(walked) >= limit or self.bound() is None:  # a page, or the whole tenant
+        walked = self.walk(excluding, parameters, FIRST_WINDOW)  # a common needle: a page
+        if len(walked) >= limit or self.bound(FIRST_WINDOW) is None:
             return walked
+        # matches in the short walk: not rare, so the longer walk likely fills the page first;
+        # none: the trigram index likely has few rows for it
+        for step in ("walk", "few") if walked else ("few", "walk"):
+            if step == "few" and not any(needle in part.needle for needle in self._common):
+                found = self.few(part, pattern, parameters)  # a rare needle (or none): complete
+                if found is not None:
+                    return found
+            if step == "walk":
+                walked = self.walk(excluding, parameters)  # dense matches: it stops early
+                if len(walked) >= limit or self.bound() is None:  # a page, or the whole tenant
+                    return walked
         return self.ids("candidates", excluding, pattern=pattern, **parameters)
 
-    def walk(self, excluding: bool, parameters: dict) -> list[int]:
-        """The first ``limit`` matching ids, in name order, of the first ``WINDOW`` names."""
+    def walk(self, excluding: bool, parameters: dict, size: int | None = None) -> list[int]:
+        """The first ``limit`` matching ids, in name order, of the first ``size`` names
+        (default ``WINDOW``)."""
+        size = size or WINDOW
         if self.postgresql:  # one statement, reading the index in order
-            return self.ids("walk_window", excluding, **parameters)
-        bound = self.bound()
+            return self.ids("walk_window", excluding, **parameters | {"window": size})
+        bound = self.bound(size)
         if bound is None:
             return self.ids("walk", excluding, **parameters)
         return self.ids("walk_window", excluding, bound=bound, **parameters)
