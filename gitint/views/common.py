@@ -2,7 +2,8 @@
 
 from flask import abort, current_app, g, jsonify, render_template, request
 from jinja2_fragments.flask import render_block
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select
+from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import Credential, Integration, as_id
@@ -50,8 +51,10 @@ def integrations_query():
 _INTEGRATION = select(Integration).where(
     Integration.tenant_id == bindparam("tenant"), Integration.id == bindparam("id")
 )
-_FIRST_INTEGRATIONS = (
-    select(Integration).where(Integration.tenant_id == bindparam("tenant")).limit(bindparam("n"))
+_OTHER = aliased(Integration)
+_ONLY_INTEGRATION = select(Integration).where(
+    Integration.tenant_id == bindparam("tenant"),
+    ~exists().where(_OTHER.tenant_id == Integration.tenant_id, _OTHER.id != Integration.id),
 )
 _OWN_CREDENTIAL = select(Credential).where(
     Credential.tenant_id == bindparam("tenant"),
@@ -60,9 +63,10 @@ _OWN_CREDENTIAL = select(Credential).where(
 )
 
 
-def first_integrations(count: int) -> list[Integration]:
-    """At most ``count`` of the current tenant's integrations."""
-    return db.session.scalars(_FIRST_INTEGRATIONS, {"tenant": g.ctx.tenant_id, "n": count}).all()
+def only_integration() -> Integration | None:
+    """The current tenant's integration when it has exactly one, else None (a tenant with
+    several loads none of them)."""
+    return db.session.scalar(_ONLY_INTEGRATION, {"tenant": g.ctx.tenant_id})
 
 
 def get_integration_or_404(integration_id) -> Integration:

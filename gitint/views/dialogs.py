@@ -30,9 +30,9 @@ from ..models import Integration
 from ..providers.base import UNREADABLE, AuthExpired, Malformed, NotFound, ProviderError
 from ..search import search_repositories
 from .common import (
-    first_integrations,
     get_integration_or_404,
     is_htmx,
+    only_integration,
     own_credential,
     render,
 )
@@ -193,9 +193,8 @@ def _refused(state: dict, error: AuthExpired, credential) -> None:
 
 def _only_integration_acting(state: dict) -> None:
     """Before a repository is chosen: who acts, when the tenant has a single integration."""
-    integrations = first_integrations(2)
-    if len(integrations) == 1:
-        integration = integrations[0]
+    integration = only_integration()
+    if integration is not None:
         pr_noun, draft_ok = host_traits(integration)
         acting = acting_for(integration, own_credential(integration.id), state["action"], pr_noun)
         state.update(acting=acting, pat_integration=integration, pr_noun=pr_noun, draft_ok=draft_ok)

@@ -56,3 +56,28 @@ def test_a_later_call_reads_the_tenant_once(client, make_tenant, make_integratio
         lambda: client.get("/dialogs/repositories?repository_name=api", headers=headers)
     )
     assert tenant_reads(statements) == 1, statements
+
+
+def test_a_dialog_open_loads_no_integration_of_several(
+    client, make_tenant, make_integration, make_repo, make_credential
+):
+    """Does opening Create branch for a tenant with several integrations load none of them (it
+    shows who acts only for a tenant's single integration)?"""
+    from sqlalchemy import event
+
+    from gitint.models import Integration
+
+    tenant = tenant_with(make_tenant, make_integration, make_repo, make_credential, 3, 1)
+    url = entry_url(tenant, "/dialogs/create-branch", JIRA_PARAMS)
+    db.session.expunge_all()
+    loaded = []
+
+    def record(target, _context):
+        loaded.append(target.id)
+
+    event.listen(Integration, "load", record)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(Integration, "load", record)
+    assert loaded == []
