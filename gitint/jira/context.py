@@ -18,7 +18,7 @@ from ..crypto import keyring
 from ..extensions import db
 from ..models import Tenant
 from . import forge, rest
-from .jwt import JWTRejected, unverified, verify_entry
+from .jwt import JWTRejected, sign, unverified, verify_entry
 from .rest import JiraUnavailable
 
 CONTEXT_HEADER = "X-Gitint-Context"
@@ -63,7 +63,7 @@ def mint_context_token(ctx: Context, ttl: int = CONTEXT_TTL) -> str:
     values = ((f.name, getattr(ctx, f.name)) for f in fields(ctx) if f.name != "token")
     claims = {name: value for name, value in values if value is not None}
     claims.update(iss="gitint", aud=CONTEXT_AUDIENCE, iat=now, exp=now + min(ttl, CONTEXT_TTL))
-    return jwt.encode(claims, _signing_keys()[0], algorithm="HS256")
+    return sign(claims, _signing_keys()[0])
 
 
 def read_context_token(token: str) -> Context:

@@ -4,13 +4,14 @@ References: https://developer.atlassian.com/cloud/jira/platform/understanding-jw
 and https://developer.atlassian.com/cloud/bitbucket/query-string-hash/ (canonical request).
 """
 
+import base64
 import hashlib
+import hmac
 import json
 import time
 from urllib.parse import quote
 
 import jwt
-from jwt.algorithms import HMACAlgorithm
 from sqlalchemy import bindparam, select
 
 from ..crypto import SecretError, unseal
@@ -32,16 +33,7 @@ class JWTRejected(Exception):
         self.tenant_id = tenant_id
 
 
-class _HS256(HMACAlgorithm):
-    """HS256 without PyJWT's short-key warning: Jira chooses Connect secrets, and
-    ``gitint tenant add`` refuses short ones for embedded hosts, so the warning only adds noise."""
-
-    def check_key_length(self, key) -> None:
-        return None
-
-
-_hs256 = jwt.PyJWS(algorithms=[])
-_hs256.register_algorithm("HS256", _HS256(HMACAlgorithm.SHA256))
+_jws = jwt.PyJWS()  # reads tokens only (_parse): signatures are HMAC-SHA256 with hmac
 
 
 def _encode(value: str) -> str:
@@ -91,7 +83,7 @@ def _parse(token: str) -> tuple[dict, dict, bytes]:
     """Header, claims and signature of a token, read once by PyJWT's own reader (its checks of
     each segment are most of a verification's cost)."""
     try:
-        decoded = _hs256.decode_complete(token, options={"verify_signature": False})
+        decoded = _jws.decode_complete(token, options={"verify_signature": False})
         claims = json.loads(decoded["payload"])
     except (jwt.PyJWTError, ValueError):
         raise JWTRejected("malformed token") from None
@@ -118,15 +110,10 @@ def check_times(claims: dict, leeway: int = LEEWAY_SECONDS, tenant_id: int | Non
 
 
 def check_hs256(token: str, signature: bytes, secret: str, tenant_id: int | None = None) -> None:
-    """Check the HS256 signature of the parsed ``token`` with PyJWT's HMAC (a constant-time
-    compare over header.payload exactly as sent)."""
-    algorithm = _hs256.get_algorithm_by_name("HS256")
-    signing_input = token.rpartition(".")[0].encode()
-    try:
-        valid = algorithm.verify(signing_input, algorithm.prepare_key(secret), signature)
-    except jwt.PyJWTError:  # a secret PyJWT refuses as an HMAC key (a PEM key, say)
-        valid = False
-    if not valid:
+    """Check the HS256 signature of the parsed ``token``: HMAC-SHA256 of header.payload exactly
+    as sent, compared in constant time."""
+    expected = hmac.digest(secret.encode(), token.rpartition(".")[0].encode(), hashlib.sha256)
+    if not hmac.compare_digest(expected, signature):
         raise JWTRejected("invalid signature", tenant_id)
 
 
@@ -167,6 +154,14 @@ def verify_entry(
     return tenant, claims
 
 
-def sign(claims: dict, secret: str) -> str:
-    """Sign an HS256 token (used when calling Jira as the app, and by the dev host)."""
-    return _hs256.encode(json.dumps(claims, separators=(",", ":")).encode(), secret, "HS256")
+_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
+
+
+def sign(claims: dict, secret: str | bytes) -> str:
+    """Sign an HS256 token (used when calling Jira as the app, for context tokens, and by the dev
+    host): RFC 7515's compact form, as PyJWT writes it, without its key checks on every call."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    payload = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode())
+    signing_input = _HEADER + b"." + payload.rstrip(b"=")
+    signature = base64.urlsafe_b64encode(hmac.digest(key, signing_input, hashlib.sha256))
+    return (signing_input + b"." + signature.rstrip(b"=")).decode()
