@@ -471,3 +471,21 @@ def test_error_pages_in_a_dialog_close_with_escape(client):
     """Does a 401 page shown in a dialog iframe carry the class that lets Escape close it?"""
     assert 'class="dialog"' in client.get("/dialogs/create-branch").text
     assert 'class="dialog"' not in client.get("/pats").text
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"iss": "jira:1", "iat": 1, "exp": 2, "qsh": "abc"},
+        {"sub": "557058:ü", "context": {"issue": {"key": "DEV-1"}}, "n": [1, 2.5, None, True]},
+    ],
+)
+def test_tokens_are_signed_exactly_as_pyjwt_signs_them(claims):
+    """Is sign()'s token (stdlib HMAC, no per-call key checks) byte for byte PyJWT's, and does
+    PyJWT verify it with the secret and refuse it with another?"""
+    secret = "a-shared-secret-of-jira-with-enough-length"
+    token = sign(claims, secret)
+    assert token == jwt.encode(claims, secret, algorithm="HS256")
+    assert jwt.decode(token, secret, algorithms=["HS256"], options={"verify_exp": False}) == claims
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(token, secret + "x", algorithms=["HS256"], options={"verify_exp": False})
