@@ -169,17 +169,20 @@ class _Finder:
         walked = self.walk(excluding, parameters, FIRST_WINDOW)  # a common needle: a page
         if len(walked) >= limit or self.bound(FIRST_WINDOW) is None:
             return walked
+
+        def window() -> list[int] | None:  # a page, or the whole tenant: the answer
+            walked = self.walk(excluding, parameters)  # dense matches: it stops early
+            return walked if len(walked) >= limit or self.bound() is None else None
+
+        def rare() -> list[int] | None:  # a rare needle (or none): the answer
+            return self.few(part, pattern, parameters)
+
         # matches in the short walk: not rare, so the longer walk likely fills the page first;
-        # none: the trigram index likely has few rows for it
-        for step in ("walk", "few") if walked else ("few", "walk"):
-            if step == "few" and not any(needle in part.needle for needle in self._common):
-                found = self.few(part, pattern, parameters)  # a rare needle (or none): complete
-                if found is not None:
-                    return found
-            if step == "walk":
-                walked = self.walk(excluding, parameters)  # dense matches: it stops early
-                if len(walked) >= limit or self.bound() is None:  # a page, or the whole tenant
-                    return walked
+        # none: the trigram index likely has few rows for the needle
+        for step in (window, rare) if walked else (rare, window):
+            found = step()
+            if found is not None:
+                return found
         return self.ids("candidates", excluding, pattern=pattern, **parameters)
 
     def walk(self, excluding: bool, parameters: dict, size: int | None = None) -> list[int]:
@@ -202,7 +205,9 @@ class _Finder:
     def few(self, part: _Part, pattern: str, parameters: dict) -> list[int] | None:
         """The answer for ``part`` when the trigram index has at most ``FEW`` rows for its needle
         (in all tenants), else None (and the needle is remembered as common): one statement,
-        the capped count and the answer."""
+        the capped count and the answer; none for a needle holding a known common one."""
+        if any(common in part.needle for common in self._common):
+            return None
         rows = self.run("few", part.also_not is not None, pattern=pattern, **parameters).all()
         if any(id_ == -1 and n > FEW for id_, n in rows):
             self._common.add(part.needle)

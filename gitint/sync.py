@@ -340,8 +340,8 @@ def run(
         finish(integration_id, outcome)  # one transaction with the integration's final state
     if outcome.state == "done":
         refresh_statistics()
-    if on_progress and outcome.state == "done":
-        on_progress(outcome.done)
+        if on_progress:
+            on_progress(outcome.done)
     return outcome
 
 
