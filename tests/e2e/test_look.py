@@ -522,7 +522,10 @@ def test_buttons_spin_while_their_request_is_in_flight(browser, page, live, demo
     field = frame.get_by_role("combobox", name="Repository", exact=True)
     field.press_sequentially("web-app")
     expect(frame.get_by_role("option")).to_have_count(1)
-    field.press("Enter")
+    with frame.expect_response("**/dialogs/create-branch/refresh"):
+        field.press("Enter")
+    # the refreshed form swapped in: keys typed into the one it replaces would be lost with it
+    frame.wait_for_function("() => !document.querySelector('.htmx-swapping, .htmx-settling')")
     name = frame.get_by_label("Branch name", exact=True)
     expect(name).to_have_value(re.compile("^DEV-1-"))
     name.fill("")
