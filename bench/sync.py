@@ -6,7 +6,7 @@ re-created, so use a throwaway database). Three runs: the first sync (all insert
 (all updates), and a re-sync where 1% of the repositories vanished from the host (deletes).
 Each prints its time and rows/s; a fourth re-sync runs under tracemalloc (which slows it
 down, so it is not timed) and prints the peak Python memory, which stays flat as N grows
-because the listing is streamed and written 1,000 rows at a time.
+because the listing is streamed and written a batch (sync.BATCH rows) at a time.
 """
 
 import argparse

@@ -3,6 +3,7 @@
 import responses
 from sqlalchemy import select
 
+from gitint import sync
 from gitint.extensions import db
 from gitint.models import AuditEvent, Integration, Repository
 from gitint.providers.base import Unavailable
@@ -117,17 +118,17 @@ def test_sync_repos_now_shows_progress_and_counts(runner, tenant, make_integrati
     counts?"""
     one = make_integration(tenant, name="One")
     two = make_integration(tenant, name="Two")
-    fake_host.pages = [repos(0, 1500)]
+    fake_host.pages = [repos(0, sync.BATCH + 500)]
     result = runner.invoke(args=["gitint", "sync-repos", "--now", "--integration", str(one.id)])
     assert result.exit_code == 0, result.output
-    assert "One: 1,000 repositories" in result.output
-    assert f"One (#{one.id}): 1,500 repositories synced, 0 removed." in result.output
+    assert f"One: {sync.BATCH:,} repositories" in result.output
+    assert f"One (#{one.id}): {sync.BATCH + 500:,} repositories synced, 0 removed." in result.output
     assert "Two" not in result.output
     fake_host.pages = [repos(0, 10), Unavailable("The git host could not be reached; try again.")]
     result = runner.invoke(args=["gitint", "sync-repos", "--now"])
     assert result.exit_code == 1
     assert f"Two (#{two.id}): sync failed: The git host could not be reached" in result.output
-    assert db.session.query(Repository).filter_by(integration_id=one.id).count() == 1500
+    assert db.session.query(Repository).filter_by(integration_id=one.id).count() == sync.BATCH + 500
     events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "sync.cli")).all()
     assert [(e.integration_name, e.result, e.account_id) for e in events] == [
         ("One", "success", "cli"),

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 import responses
 from responses import matchers
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from gitint import sync
 from gitint.extensions import db
@@ -165,6 +165,39 @@ def test_an_older_stamp_never_overwrites_a_newer_one(app, tenant, make_integrati
     db.session.commit()
     repo = db.session.scalar(select(Repository))
     assert (repo.full_name, repo.synced_at) == ("org/new", newer)
+
+
+def test_a_batch_is_sent_as_multi_row_inserts_and_searchable(app, tenant, make_integration):
+    """Is a batch of 2,500 rows sent in a few statements (on SQLite three of 1,000 rows at most:
+    row by row, every statement would flush the FTS5 search index), every row written and, on
+    SQLite, found by the trigram index?"""
+    integration = make_integration(tenant)
+    stamp = utcnow()
+    rows = [
+        sync.row_of(Repo(str(n), f"org/repo-{n}"), tenant.id, integration.id, stamp)
+        for n in range(2500)
+    ]
+    inserts = []
+
+    def count(_conn, _cursor, statement, parameters, _context, executemany):
+        if statement.startswith("INSERT INTO repositories"):
+            inserts.append(len(parameters))  # one statement's parameters
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert sync.upsert(rows) == 2500
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    db.session.commit()
+    assert len(stored(integration)) == 2500
+    if db.engine.dialect.name == "sqlite":
+        assert inserts == [1000 * 9, 1000 * 9, 500 * 9]  # 9 columns a row
+        found = db.session.scalar(
+            text("SELECT count(*) FROM repositories_search WHERE search_name MATCH '\"repo-12\"'")
+        )
+        assert found == 111  # repo-12, repo-120…129, repo-1200…1299
+    else:
+        assert inserts == [2500]  # one executemany of 2,500 rows: psycopg pipelines it
 
 
 def github_page(start, stop):
