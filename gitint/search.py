@@ -63,11 +63,14 @@ def normalize(query: str) -> str:
     return query.strip().lower().replace("\n", "").replace("\r", "").replace("\x00", "")
 
 
-def search_repositories(tenant_id: int, query: str, page: int = 0) -> tuple[list[Repository], bool]:
-    """One page of the tenant's repositories matching ``query``, best first: exact, prefix of the
-    full name, prefix of a name after "/", then any substring. Returns (rows, more)."""
+def search_repositories(
+    tenant_id: int, query: str, page: int = 0, size: int = PAGE_SIZE
+) -> tuple[list[Repository], bool]:
+    """One page (``size`` rows, the ``page``-th from 0) of the tenant's repositories matching
+    ``query``, best first: exact, prefix of the full name, prefix of a name after "/", then any
+    substring. Returns (rows, more)."""
     q = normalize(query)
-    wanted = (page + 1) * PAGE_SIZE + 1  # one more than this page: is there a next one?
+    wanted = (page + 1) * size + 1  # one more than this page: is there a next one?
     finder = _Finder(tenant_id)
     if not q:
         ids = finder.ids("everything", limit=wanted)
@@ -83,10 +86,10 @@ def search_repositories(tenant_id: int, query: str, page: int = 0) -> tuple[list
             if len(ids) >= wanted:
                 break
             ids += finder.substring(part, wanted - len(ids))
-    chosen = ids[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    chosen = ids[page * size : (page + 1) * size]
     rows = db.session.scalars(select(Repository).where(Repository.id.in_(chosen)))
     rows = {r.id: r for r in rows}
-    return [rows[i] for i in chosen if i in rows], len(ids) > (page + 1) * PAGE_SIZE
+    return [rows[i] for i in chosen if i in rows], len(ids) > (page + 1) * size
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,13 @@ from ..extensions import db
 from ..jira.context import requires
 from ..models import Credential, Integration, Repository
 from ..providers.base import ProviderError
+from ..search import WINDOW, search_repositories
 from ..settings import KIND_LABELS
 from .common import get_integration_or_404, integrations_query, own_credential, render
 
 bp = Blueprint("pats", __name__, url_prefix="/pats")
 PAGE_SIZE = 50
+MAX_SEARCH_PAGES = WINDOW // PAGE_SIZE  # search results are paged through this far
 SECRET_FIELDS = ("token", "access_key_id", "secret_access_key")
 
 # for templates/pats/*.html, also when a dialog includes the setup fragment itself
@@ -95,17 +97,23 @@ def table_context(q: str = "", page: int = 1) -> dict:
             )
         )
     }
-    repos = select(Repository).where(Repository.tenant_id == g.ctx.tenant_id)
-    if q:
-        repos = repos.where(Repository.search_name.contains(q.lower(), autoescape=True))
-    total = db.session.scalar(select(func.count()).select_from(repos.subquery()))
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    page = min(page, pages)
-    rows = db.session.scalars(
-        repos.order_by(Repository.search_name, Repository.id)
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
+    if q:  # the type-ahead's search (gitint/search.py), best first; no count of all matches
+        page = min(page, MAX_SEARCH_PAGES)
+        rows, more = search_repositories(g.ctx.tenant_id, q, page - 1, PAGE_SIZE)
+        if not rows and page > 1:  # fewer matches than the page asked for: the first page
+            page = 1
+            rows, more = search_repositories(g.ctx.tenant_id, q, 0, PAGE_SIZE)
+        total, pages = None, page + more
+    else:  # every repository in name order, on the (tenant_id, search_name) index
+        repos = select(Repository).where(Repository.tenant_id == g.ctx.tenant_id)
+        total = db.session.scalar(select(func.count()).select_from(repos.subquery()))
+        pages = max(1, math.ceil(total / PAGE_SIZE))
+        page = min(page, pages)
+        rows = db.session.scalars(
+            repos.order_by(Repository.search_name, Repository.id)
+            .limit(PAGE_SIZE)
+            .offset((page - 1) * PAGE_SIZE)
+        ).all()
     return {
         "integrations": integrations,
         "by_id": {i.id: i for i in integrations},

@@ -8,9 +8,10 @@ import pytest
 import responses
 from sqlalchemy import func, select
 
+from gitint import search
 from gitint.extensions import db
-from gitint.models import Attempt, AuditEvent, Credential, utcnow
-from tests.conftest import context_headers, entry_url
+from gitint.models import Attempt, AuditEvent, Credential, Repository, utcnow
+from tests.conftest import context_headers, entry_url, statements_of
 
 from .conftest import github_calls, github_says
 
@@ -90,21 +91,81 @@ def test_page_shows_each_integrations_token_state(
 
 
 def test_search_and_pages(client, tenant, github, make_repo):
-    """Does the repository browser search (literally) and page through 50 at a time?"""
+    """Does the repository browser page through every repository 50 at a time (with the count),
+    and search (literally) with the type-ahead's order — prefix, after "/", anywhere — paging
+    its results with Previous/Next?"""
     for n in range(60):
         make_repo(github, f"team/repo-{n:02d}")
     make_repo(github, "other/Special_100%")
+    make_repo(github, "repo-tools/cli")
     first = client.get("/pats", headers=hx(tenant)).text
     assert "<h1>" not in first and 'id="pat-repositories"' in first  # the block only
-    assert first.count("<tr data-integration") == 50 and "1–50 of 61" in first
+    assert first.count("<tr data-integration") == 50 and "1–50 of 62" in first
     assert "Next page" in first and "Previous page" not in first
     second = client.get("/pats?page=2", headers=hx(tenant)).text
-    assert second.count("<tr data-integration") == 11 and "51–61 of 61" in second
+    assert second.count("<tr data-integration") == 12 and "51–62 of 62" in second
     assert "Previous page" in second and "Next page" not in second
+
+    found = client.get("/pats?q=repo", headers=hx(tenant)).text
+    names = re.findall(r">((?:team|repo-tools|other)/[^<]+)</a>", found)
+    assert names[:3] == ["repo-tools/cli", "team/repo-00", "team/repo-01"]  # the prefix first
+    assert len(names) == 50 and "1–50 matching “repo”" in found and "of 61" not in found
+    assert "Next page" in found and "Previous page" not in found
+    rest = client.get("/pats?q=repo&page=2", headers=hx(tenant)).text
+    assert rest.count("<tr data-integration") == 11 and "51–61 matching" in rest
+    assert "Previous page" in rest and "Next page" not in rest
+    gone = client.get("/pats?q=repo&page=9", headers=hx(tenant)).text  # fewer matches by now
+    assert gone.count("<tr data-integration") == 50 and "1–50 matching" in gone
+
     found = client.get("/pats?q=SPECIAL_100%25", headers=hx(tenant)).text
     assert found.count("<tr data-integration") == 1 and "other/Special_100%" in found
     assert client.get("/pats?q=%25", headers=hx(tenant)).text.count("<tr data-integration") == 1
     assert "No repositories match" in client.get("/pats?q=zzz", headers=hx(tenant)).text
+
+
+def test_a_search_costs_the_same_statements_whatever_the_repository_count(
+    client, tenant, github, make_repo
+):
+    """Is a PAT-page search a bounded number of statements (the type-ahead's search, no count of
+    every match: it used to scan them all), at 30 repositories as at 3,000?"""
+
+    def search_statements():
+        html = []
+        seen = statements_of(lambda: html.append(client.get("/pats?q=ledger", headers=hx(tenant))))
+        assert html[0].status_code == 200
+        return [s for s in seen if "repositories" in s]
+
+    db.session.execute(
+        Repository.__table__.insert(),
+        [
+            {
+                "tenant_id": tenant.id,
+                "integration_id": github.id,
+                "host_id": str(n),
+                "full_name": f"team/ledger-{n}",
+                "search_name": f"team/ledger-{n}",
+            }
+            for n in range(30)
+        ],
+    )
+    db.session.commit()
+    small = search_statements()
+    db.session.execute(
+        Repository.__table__.insert(),
+        [
+            {
+                "tenant_id": tenant.id,
+                "integration_id": github.id,
+                "host_id": str(n),
+                "full_name": f"team/ledger-{n}",
+                "search_name": f"team/ledger-{n}",
+            }
+            for n in range(30, 3000)
+        ],
+    )
+    db.session.commit()
+    large = search_statements()
+    assert len(small) <= search.MAX_STATEMENTS and len(large) <= search.MAX_STATEMENTS
 
 
 # ---------------------------------------------------------------- the fragment
