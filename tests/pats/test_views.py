@@ -135,35 +135,19 @@ def test_a_search_costs_the_same_statements_whatever_the_repository_count(
         assert html[0].status_code == 200
         return [s for s in seen if "repositories" in s]
 
-    db.session.execute(
-        Repository.__table__.insert(),
-        [
-            {
-                "tenant_id": tenant.id,
-                "integration_id": github.id,
-                "host_id": str(n),
-                "full_name": f"team/ledger-{n}",
-                "search_name": f"team/ledger-{n}",
-            }
-            for n in range(30)
-        ],
-    )
-    db.session.commit()
+    def add(numbers):
+        names = [f"team/ledger-{n}" for n in numbers]
+        rows = [
+            {"tenant_id": tenant.id, "integration_id": github.id, "host_id": name}
+            | {"full_name": name, "search_name": name}
+            for name in names
+        ]
+        db.session.execute(Repository.__table__.insert(), rows)
+        db.session.commit()
+
+    add(range(30))
     small = search_statements()
-    db.session.execute(
-        Repository.__table__.insert(),
-        [
-            {
-                "tenant_id": tenant.id,
-                "integration_id": github.id,
-                "host_id": str(n),
-                "full_name": f"team/ledger-{n}",
-                "search_name": f"team/ledger-{n}",
-            }
-            for n in range(30, 3000)
-        ],
-    )
-    db.session.commit()
+    add(range(30, 3000))
     large = search_statements()
     assert len(small) <= search.MAX_STATEMENTS and len(large) <= search.MAX_STATEMENTS
 
