@@ -469,7 +469,7 @@ def upsert(rows: list[dict], fields: tuple[str, ...] = ROW_FIELDS) -> int:
     On SQLite, RETURNING makes SQLAlchemy send the rows as multi-row INSERTs ("insertmanyvalues",
     1,000 rows a statement) rather than one statement per row: each statement flushes the FTS5
     index the insert trigger feeds (models.REPOSITORIES_SEARCH), so row by row the search index
-    costs 3× more to keep. (psycopg already sends a batch in one pipeline; RETURNING halves it.)"""
+    costs 3× more to keep. psycopg already pipelines the executemany (RETURNING would halve it)."""
     dialect = {"postgresql": postgresql, "sqlite": sqlite}[db.engine.dialect.name]
     table = Repository.__table__
     statement = dialect.insert(table)
