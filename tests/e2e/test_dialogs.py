@@ -239,7 +239,10 @@ def test_dialog_fits_600_by_400_and_works_with_the_keyboard(browser, page, live,
         assert fits(small)
         screenshot(small, "create-branch-600x400-pat-setup")
         small.get_by_label("Personal access token", exact=True).fill(DEV_TOKEN)
-        small.get_by_role("button", name="Save token").click()
+        with small.expect_response("**/dialogs/create-branch/refresh"):
+            small.get_by_role("button", name="Save token").click()
+        # the refreshed form swapped in: keys typed into the one it replaces would be lost with it
+        small.wait_for_function("() => !document.querySelector('.htmx-swapping, .htmx-settling')")
         expect(small.locator("#acting")).to_contain_text("Acting as you (@dev-user)")
         expect(small.get_by_role("combobox", name="Repository", exact=True)).to_be_focused()
         pick_repository(small, "web", "acme/web-app")
