@@ -309,6 +309,66 @@
       }
     }
   });
+  // Typing goes on while the form is re-rendered (a repository chosen, a PAT saved, a submit):
+  // what is typed into a field after the request left goes into the same field of the form the
+  // answer brings, unless the server changed that field itself. The caret stays where it was,
+  // and a Repository typed anew is searched for (and its chosen id cleared) as if typed there.
+  var typing = null; // {sent: {id: value}, changed: {id: value}, caret: {id, start, end}}
+  function typedFields(body) {
+    return Array.prototype.slice.call(
+      body.querySelectorAll('input[type="text"][id], textarea[id]'));
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "dialog-body") {
+      var sent = {};
+      typedFields(target).forEach(function (field) { sent[field.id] = field.value; });
+      typing = { sent: sent, changed: null, caret: null };
+    }
+  });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!typing || !target || target.id !== "dialog-body") {
+      return;
+    }
+    typing.changed = {};
+    typedFields(target).forEach(function (field) {
+      if (field.id in typing.sent && field.value !== typing.sent[field.id]) {
+        typing.changed[field.id] = field.value;
+        if (document.activeElement === field) {
+          typing.caret = { id: field.id, start: field.selectionStart, end: field.selectionEnd };
+        }
+      }
+    });
+  });
+  function putBackTyping() {
+    var kept = typing;
+    typing = null;
+    Object.keys(kept.changed).forEach(function (id) {
+      var field = document.getElementById(id);
+      if (!field || field.value !== kept.sent[id]) {
+        return; // gone, or set by the server: its value stands
+      }
+      var focused = document.activeElement === field;
+      var search = comboboxOf(field) && (focused || field.hasAttribute("data-value-input"));
+      if (search) {
+        htmx.process(field); // set up before the value changes, not when the swap settles
+      }
+      field.value = kept.changed[id];
+      if (focused && kept.caret && kept.caret.id === id) {
+        field.setSelectionRange(kept.caret.start, kept.caret.end);
+      }
+      if (search) {
+        field.dispatchEvent(new Event("input", { bubbles: true }));
+      }
+    });
+  }
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (typing && typing.changed && target && target.id === "dialog-body") {
+      putBackTyping();
+    }
+  });
   function showPatArea(showing) {
     var form = document.getElementById("dialog-form");
     if (form) {

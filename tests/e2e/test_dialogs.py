@@ -334,3 +334,64 @@ def test_two_submits_at_once_create_one_branch(page, live, githost, demo):
     assert len(created) == 1 and len(others) == 1
     assert re.search(r"still being processed|already created by your earlier request", others[0])
     assert githost.state.calls.count(REFS) == 1
+
+
+def hold(page, pattern: str) -> list:
+    """Requests to ``pattern`` wait (route.continue_() lets each go): a slow server, exactly."""
+    held = []
+    page.route(pattern, lambda route: held.append(route))
+    return held
+
+
+def release(page, held: list, count: int = 1) -> None:
+    for _ in range(100):  # Playwright hands over intercepted requests while it waits
+        if len(held) >= count:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == count, held
+    for route in held:
+        route.continue_()
+    page.unroute_all()
+
+
+def test_keys_typed_while_the_form_refreshes_are_kept(page, live, githost, demo):
+    """Choosing a repository re-renders the form: is a title typed before it arrives kept, and
+    a repository typed right after a PAT is saved still searched for?"""
+    from playwright.sync_api import expect
+
+    save_pat_row(live, demo)
+    frame = open_dialog(page, live, "create-pull-request")
+    title = frame.get_by_label("Title", exact=True)
+    expect(title).to_have_value(f"DEV-1 {SUMMARY}")
+    held = hold(page, "**/dialogs/create-pull-request/refresh")
+    pick_repository(frame, "web", "acme/web-app")
+    title.click()
+    title.press("End")
+    title.press_sequentially(" (Safari)")
+    release(page, held)
+    expect(frame.get_by_label("Source branch", exact=True)).to_be_visible()  # the new form
+    expect(title).to_have_value(f"DEV-1 {SUMMARY} (Safari)")
+    expect(title).to_be_focused()
+    title.press_sequentially("!")  # the caret is still at the end
+    expect(title).to_have_value(f"DEV-1 {SUMMARY} (Safari)!")
+    expect(frame.get_by_role("combobox", name="Repository", exact=True)).to_have_value(
+        "acme/web-app"
+    )
+
+    # a repository typed anew while the form for the chosen one is on its way
+    held = hold(page, "**/dialogs/create-pull-request/refresh")
+    repository = frame.get_by_role("combobox", name="Repository", exact=True)
+    repository.fill("")
+    pick_repository(frame, "mobile", "acme/mobile")
+    repository.press("Control+a")
+    repository.press_sequentially("acme/ap")
+    release(page, held)
+    expect(frame.locator("#acting")).to_contain_text("Acting as you (@dev-user)")
+    expect(frame.get_by_label("Source branch", exact=True)).to_have_value("")  # mobile's form
+    expect(repository).to_have_value("acme/ap")
+    expect(frame.get_by_role("option", name="acme/api", exact=True)).to_be_visible()
+    expect(repository).to_have_attribute("aria-expanded", "true")
+    assert frame.locator("#repository-id").input_value() == ""  # typed, not chosen
+    repository.press("ArrowDown")
+    repository.press("Enter")
+    expect(frame.locator("#branch-list option")).to_have_count(2)  # acme/api's: main, release/2.0
