@@ -123,6 +123,34 @@ def test_search_and_pages(client, tenant, github, make_repo):
     assert "No repositories match" in client.get("/pats?q=zzz", headers=hx(tenant)).text
 
 
+def test_a_large_tenant_is_counted_up_to_a_bound_and_paged_to_its_end(
+    client, tenant, github, make_repo, monkeypatch
+):
+    """Above COUNT_UP_TO repositories, does the browser say "of more than N" (the count stops
+    there instead of reading every row), still page to the very last repository, and send a
+    page past the end back to the first?"""
+    from gitint.views import pats
+
+    monkeypatch.setattr(pats, "COUNT_UP_TO", 20)
+    for n in range(120):
+        make_repo(github, f"team/repo-{n:03d}")
+    seen = []
+    first = statements_of(lambda: seen.append(client.get("/pats", headers=hx(tenant)).text))
+    assert "1–50 of more than 20" in seen[0] and "Next page" in seen[0]
+    counts = [s for s in first if "count(" in s]
+    assert len(counts) == 1 and "LIMIT" in counts[0]  # a bounded count
+    third = client.get("/pats?page=3", headers=hx(tenant)).text
+    assert third.count("<tr data-integration") == 20 and "101–120 of more than 20" in third
+    assert "team/repo-119" in third and "Next page" not in third and "Previous page" in third
+    past = client.get("/pats?page=7", headers=hx(tenant)).text
+    assert "1–50 of more than 20" in past and "team/repo-000" in past
+
+    monkeypatch.setattr(pats, "COUNT_UP_TO", 120)  # exactly the bound: the count is exact
+    assert "1–50 of 120" in client.get("/pats", headers=hx(tenant)).text
+    last = client.get("/pats?page=9", headers=hx(tenant)).text  # past the end: the last page
+    assert "101–120 of 120" in last and "Next page" not in last
+
+
 def test_a_search_costs_the_same_statements_whatever_the_repository_count(
     client, tenant, github, make_repo
 ):
