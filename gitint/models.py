@@ -155,6 +155,52 @@ def search_words(name):
     return func.translate(name, literal_column("'/-_.'"), literal_column("'qzjx'"))
 
 
+SLASH, ONE, ZERO = literal_column("'/'"), literal_column("1"), literal_column("0")  # constants,
+# not parameters: PostgreSQL matches a query's expression to an index's only when they are
+
+
+def after_slash(name):
+    """``name`` after its first "/" (all of it when it has none). After a name's first, second
+    and third "/" (``after_slash`` once, twice, thrice) are PostgreSQL's segment indexes: a name
+    holds "/q" exactly when one of these starts with q (below four slashes)."""
+    return func.substr(name, func.strpos(name, SLASH) + ONE)
+
+
+def has_slash(name):
+    return func.strpos(name, SLASH) > ZERO
+
+
+def segment_indexes(name) -> list[Index]:
+    """PostgreSQL's prefix indexes on the text after a name's first and second "/" (each only
+    over the names that have it), and a trigram index over the names with three or more: with
+    them the search answers "which names hold /q" exactly, from index entries (pg_trgm alone
+    cannot place a trigram after a "/": "/ing" would recheck every name with "ing" in it)."""
+    first, second = after_slash(name), after_slash(after_slash(name))
+    return [
+        Index(
+            "ix_repositories_after_slash",
+            "tenant_id",
+            first.collate("C"),
+            postgresql_include=["id"],  # the search reads ids: from the index alone
+            postgresql_where=has_slash(name),
+        ).ddl_if(dialect="postgresql"),
+        Index(
+            "ix_repositories_after_slash_2",
+            "tenant_id",
+            second.collate("C"),
+            postgresql_include=["id"],
+            postgresql_where=has_slash(first),
+        ).ddl_if(dialect="postgresql"),
+        Index(
+            "ix_repositories_deep_search_trgm",
+            search_words(name).label("words"),
+            postgresql_using="gin",
+            postgresql_ops={"words": "gin_trgm_ops"},
+            postgresql_where=has_slash(second),
+        ).ddl_if(dialect="postgresql"),
+    ]
+
+
 class Repository(db.Model):
     """A repository the integration account can see, copied by the sync (dialogs read these)."""
 
@@ -183,6 +229,7 @@ class Repository(db.Model):
             # 128 kB at a time: a sync writes 2× faster than with fastupdate off
             postgresql_with={"gin_pending_list_limit": 128},
         ).ddl_if(dialect="postgresql"),
+        *segment_indexes(literal_column("search_name")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

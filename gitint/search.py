@@ -17,6 +17,11 @@ code-point order within each part (SQLite's BINARY, PostgreSQL's COLLATE "C").
   dense. If neither answers (a substring common in the database but rare in the tenant's first
   names, e.g. part of an owner that sorts late), all the index's candidates are sorted: the
   one slow case, its cost growing with the number of matches.
+- On PostgreSQL the part after "/" takes its candidates from the segment indexes instead
+  (models.segment_indexes): ranges on the text after a name's first and second "/", and the
+  trigram index of the few names with three or more. pg_trgm keeps no positions, so for "/ing"
+  it would propose every name with an "ing" anywhere and an "/in", and read each one's row to
+  learn that none holds "/ing"; a range reads only the names that do.
 - Every candidate is checked on the real name (instr/strpos), so answers are exact. A substring
   the trigram index cannot look up (fewer than 3 characters; on PostgreSQL, fewer than 3 letters
   or digits in a row) is only looked for in the window: in a tenant with more than ``WINDOW``
@@ -47,7 +52,7 @@ from sqlalchemy import (
 )
 
 from .extensions import db
-from .models import Repository, search_words
+from .models import Repository, after_slash, has_slash, search_words
 
 PAGE_SIZE = 20
 FEW = 1000  # trigram-index rows checked and sorted at most; more: a common substring
@@ -107,6 +112,7 @@ class _Part:
             "prefix": self.prefix,
             "prefix_length": len(self.prefix),
             "also_not": self.also_not,
+            "upper": _upper(self.prefix),  # PostgreSQL's segment ranges (the first part)
         }
 
 
@@ -166,7 +172,8 @@ class _Finder:
         """The first ``limit`` ids in name order of the tenant's names that ``part`` holds."""
         excluding = part.also_not is not None
         parameters = part.parameters() | {"limit": limit, "few": FEW}
-        if not indexed(part.needle, self.postgresql):
+        segments = self.postgresql and not excluding  # PostgreSQL's segment indexes: a range
+        if not indexed(part.needle, self.postgresql) or (segments and parameters["upper"] is None):
             return self.walk(excluding, parameters)  # the window only (see the module's doc)
         pattern = self.pattern(part.needle)
         walked = self.walk(excluding, parameters, FIRST_WINDOW)  # a common needle: a page
@@ -249,7 +256,9 @@ def _statement(dialect: str, kind: str, excluding: bool):
             condition = and_(condition, not_(contains(bindparam("also_not", type_=String))))
         return condition
 
-    def matching():  # the trigram index's candidates (all tenants)
+    def matching(capped=False):  # the trigram index's candidates (all tenants)
+        if postgresql and not excluding:  # the first part: names holding "/" + prefix, exactly
+            return segments(capped)
         if postgresql:
             words = search_words(names)
             return select(Repository.id).where(words.like(bindparam("pattern", type_=String)))
@@ -257,6 +266,26 @@ def _statement(dialect: str, kind: str, excluding: bool):
             select(literal_column("rowid"))
             .select_from(table("repositories_search"))
             .where(literal_column("repositories_search").match(bindparam("pattern", type_=String)))
+        )
+
+    def segments(capped):
+        """The names holding "/" + prefix: the tenant's whose text after their first or second
+        "/" starts with prefix (models.segment_indexes; ``capped``: ranges that stop at ``few``
+        + 1), and any with three or more "/" that the deep trigram index proposes."""
+        first, second = after_slash(names), after_slash(after_slash(names))
+        prefix = bindparam("prefix", type_=String)
+        upper = bindparam("upper", type_=String)
+
+        def starting(segment, having):
+            segment = segment.collate("C")
+            found = select(Repository.id).where(tenant, having, segment >= prefix, segment < upper)
+            return found.limit(bindparam("few", type_=Integer) + 1) if capped else found
+
+        deep = select(Repository.id).where(
+            has_slash(second), search_words(names).like(bindparam("pattern", type_=String))
+        )
+        return union_all(
+            starting(first, has_slash(names)), starting(second, has_slash(first)), deep
         )
 
     tenant = Repository.tenant_id == bindparam("tenant", type_=Integer)
@@ -309,7 +338,7 @@ def _statement(dialect: str, kind: str, excluding: bool):
         return ordered(Repository.id.in_(matching()), tenant_of_candidates, holds())
     if kind == "few":
         few = bindparam("few", type_=Integer)
-        found = matching().limit(few + 1).cte("found")
+        found = matching(capped=True).limit(few + 1).cte("found")
         many = select(func.count()).select_from(found).scalar_subquery() > few
         answer = select(Repository.id, literal(0).label("n"))
         answer = answer.where(

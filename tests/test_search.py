@@ -4,6 +4,7 @@ the index kept in step by the writes themselves, a bounded number of statements 
 repository count, and on PostgreSQL plans that use the indexes."""
 
 import random
+import re
 
 import pytest
 from sqlalchemy import delete, text, update
@@ -104,6 +105,42 @@ def test_every_path_gives_the_plain_answer(
         assert got == want, query
 
 
+def nested_names(count: int, seed: int) -> list[str]:
+    """GitLab-like paths of 1 to 5 segments (groups and subgroups), words repeating."""
+    rng = random.Random(seed)
+    names = set()
+    while len(names) < count:
+        segments = [
+            rng.choice(WORDS) + rng.choice(("", "-x", "2")) for _ in range(rng.randint(1, 5))
+        ]
+        names.add("/".join(segments))
+    return sorted(names)
+
+
+NESTED_QUERIES = ("core", "ui-x/", "led/api", "web2", "tools", "data/", "api-x/led", "x/w")
+
+
+@pytest.mark.parametrize("limits", ["default", "small"])
+def test_names_with_subgroups_are_found_after_every_slash(
+    request, limits, make_tenant, make_integration
+):
+    """With names of up to five segments (GitLab subgroups), does a query match after the
+    first, second, third or fourth "/" alike (PostgreSQL looks the first two up in its segment
+    indexes, deeper ones in the deep names' trigram index), on every path?"""
+    if limits == "small":
+        request.getfixturevalue("small_limits")
+    tenant, other = make_tenant(), make_tenant()
+    names = nested_names(400, seed=3)
+    add_names(make_integration(tenant), names)
+    add_names(make_integration(other), ["zz/" + n for n in names[:80]])  # another tenant's
+    assert {n.count("/") for n in names} == {0, 1, 2, 3, 4}
+    for query in NESTED_QUERIES:
+        assert all_pages(tenant.id, query) == expected(names, query), query
+    slashes = {n: [i for i, c in enumerate(n) if c == "/"] for n in names}
+    for needle in ("/core", "/led/api"):  # the data matches past a name's second "/"
+        assert any(needle in n and n.index(needle) > slashes[n][1] for n in names), needle
+
+
 def _is_postgresql() -> bool:
     return db.engine.dialect.name == "postgresql"
 
@@ -192,7 +229,8 @@ def plan(statement, parameters: dict) -> str:
 
 def test_postgresql_plans_use_the_indexes(app, make_tenant, make_integration):
     """On PostgreSQL, does the prefix range read ix_repositories_tenant_search_c (its collation
-    is the query's) and the substring look-up read the pg_trgm index?"""
+    is the query's), the substring look-up the pg_trgm index, and the look-up after "/" the
+    segment indexes?"""
     if not _is_postgresql():
         pytest.skip("PostgreSQL only: SQLite's plans are checked by its FTS5 table")
     tenant = make_tenant()
@@ -205,9 +243,21 @@ def test_postgresql_plans_use_the_indexes(app, make_tenant, make_integration):
     )
     assert "ix_repositories_tenant_search_c" in prefix, prefix
     assert "Sort" not in prefix, prefix  # read in the index's order
-    needle = {"needle": "ools", "prefix": "ools", "prefix_length": 4, "also_not": None}
+    anywhere = {"needle": "ools", "prefix": "ools", "prefix_length": 4, "also_not": "/ools"}
     few = plan(
-        search._statement("postgresql", "few", False),
-        {**base, **needle, "pattern": "%ools%", "few": 1000},
+        search._statement("postgresql", "few", True),
+        {**base, **anywhere, "upper": "oolt", "pattern": "%ools%", "few": 1000},
     )
     assert "ix_repositories_search_trgm" in few, few
+    # after "/": ranges on the text after a name's first and second "/", the deep names' own
+    # trigram index, and not the trigram index of every name (it would recheck each "ools")
+    after = {**anywhere, "needle": "/ools", "also_not": None, "upper": "oolt"}
+    for kind in ("few", "candidates"):
+        found = plan(
+            search._statement("postgresql", kind, False),
+            {**base, **after, "pattern": "%qools%", "few": 1000},
+        )
+        assert re.search(r"ix_repositories_after_slash\b", found), found
+        assert "ix_repositories_after_slash_2" in found, found
+        assert "ix_repositories_deep_search_trgm" in found, found
+        assert "ix_repositories_search_trgm" not in found, found
