@@ -255,7 +255,7 @@ def after_slash_lookups(app) -> list[str]:
             parameters = part.parameters() | {"tenant": 1, "limit": 21, "few": search.FEW}
             new = median_ms(segments, parameters | {"pattern": pattern})
             old = median_ms(trigram, {"pattern": pattern})
-            lines.append(f"/{query} {new:.2f} ms vs {old:.2f} ms ({old / new:.0f}×)")
+            lines.append(f"/{query} {new:.2f} ms vs {old:.2f} ms ({old / new:.1f}×)")
         db.session.remove()
     return lines
 
