@@ -251,7 +251,7 @@ def after_slash_lookups(app) -> list[str]:
     with app.app_context():
         for query in ("org", "org3", "ing", "ledger", "core-ch"):
             part = search._Part(needle="/" + query, prefix=query)
-            pattern = "%" + part.needle.translate(search._SEPARATORS) + "%"
+            pattern = search._Finder(1).pattern(part.needle)  # the search's own
             parameters = part.parameters() | {"tenant": 1, "limit": 21, "few": search.FEW}
             new = median_ms(segments, parameters | {"pattern": pattern})
             old = median_ms(trigram, {"pattern": pattern})

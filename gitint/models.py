@@ -155,14 +155,14 @@ def search_words(name):
     return func.translate(name, literal_column("'/-_.'"), literal_column("'qzjx'"))
 
 
-SLASH, ONE, ZERO = literal_column("'/'"), literal_column("1"), literal_column("0")  # constants,
-# not parameters: PostgreSQL matches a query's expression to an index's only when they are
+# constants, not parameters: PostgreSQL matches a query's expression to an index's only when
+# they are
+SLASH, ONE, ZERO = literal_column("'/'"), literal_column("1"), literal_column("0")
 
 
 def after_slash(name):
-    """``name`` after its first "/" (all of it when it has none). After a name's first, second
-    and third "/" (``after_slash`` once, twice, thrice) are PostgreSQL's segment indexes: a name
-    holds "/q" exactly when one of these starts with q (below four slashes)."""
+    """``name`` after its first "/" (all of it when it has none); applied twice, after its
+    second. A name holds "/q" exactly when the text after one of its "/" starts with q."""
     return func.substr(name, func.strpos(name, SLASH) + ONE)
 
 

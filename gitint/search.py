@@ -256,7 +256,7 @@ def _statement(dialect: str, kind: str, excluding: bool):
             condition = and_(condition, not_(contains(bindparam("also_not", type_=String))))
         return condition
 
-    def matching(capped=False):  # the trigram index's candidates (all tenants)
+    def matching(capped=False):  # the trigram index's candidates (all tenants), but
         if postgresql and not excluding:  # the first part: names holding "/" + prefix, exactly
             return segments(capped)
         if postgresql:
