@@ -10,6 +10,13 @@ route returning a body of the dialog's size, timed the same way in the same proc
 of each in turn (a shared machine's speed drifts during a run; so the ratio does not). Targets:
 median CPU ≤ 1.2 ms and ≤ 3× the bare route; 0 host calls.
 
+Beside them, in the same turns, the floor a dialog open stands on: routes of gitint's own app
+returning a body of the same size, one with no statement (the app's own hooks: security headers,
+compression's check), one reading the tenant as a Jira entry does, and one running both
+statements a dialog open runs (the tenant, then the tenant's only integration), through the same
+Flask-SQLAlchemy session. What a dialog costs above the last is its own: the token's checks, the
+form's state and the template.
+
     python bench/dialogs.py [--requests 2000]
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test python bench/dialogs.py
 """
@@ -157,6 +164,10 @@ def entry(path: str, account: str) -> str:
     return f"{path}?{urlencode({**PARAMS, 'jwt': sign(claims, 'bench-shared-secret')})}"
 
 
+DIALOGS = (
+    ("open Create branch", "/dialogs/create-branch"),
+    ("open Create pull request", "/dialogs/create-pull-request"),
+)
 WARM_UP = 200  # requests of each, not timed
 
 
@@ -185,6 +196,39 @@ def bare_client(size: int):
     return bare.app.test_client()
 
 
+def add_floor_routes(app) -> list[tuple[str, str]]:
+    """The floor rows' routes on gitint's own app (see the docstring), each returning the body
+    the app's BENCH_BODY config holds (set once the dialog's size is known: Flask takes no new
+    route after its first request)."""
+    from flask import current_app, g
+
+    from gitint.extensions import db
+    from gitint.jira.jwt import _TENANT_BY_ISSUER
+    from gitint.views.common import _ONLY_INTEGRATION
+
+    def no_statement():
+        body = current_app.config["BENCH_BODY"]
+        return body, 200, {"Content-Type": "text/html; charset=utf-8"}
+
+    def tenant():
+        g.tenant = db.session.scalar(_TENANT_BY_ISSUER, {"issuer": "bench"})
+        return no_statement()
+
+    def both():
+        g.tenant = db.session.scalar(_TENANT_BY_ISSUER, {"issuer": "bench"})
+        db.session.scalar(_ONLY_INTEGRATION, {"tenant": g.tenant.id})
+        return no_statement()
+
+    rows = (
+        ("gitint's app, no statement", "/bench/floor/none", no_statement),
+        ("… + the tenant (1 statement)", "/bench/floor/tenant", tenant),
+        ("… + a dialog's 2 statements", "/bench/floor/both", both),
+    )
+    for _, path, view in rows:
+        app.add_url_rule(path, path, view)
+    return [(title, path) for title, path, _ in rows]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="per dialog and the baseline")
@@ -201,18 +245,17 @@ def main() -> None:
     try:
         print(f"{database.label}: building 5 × 20,000 repositories + 10,000 credentials ...")
         app, _ = build(database_uri(database.url), keys, 5, 20_000, 10_000)
+        floor = add_floor_routes(app)
         client = app.test_client()
         statements = []
         with app.app_context():
             event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-        dialogs = (
-            ("open Create branch", "/dialogs/create-branch"),
-            ("open Create pull request", "/dialogs/create-pull-request"),
-        )
         accounts = [f"user-{i % 2000}" for i in range(args.requests + WARM_UP)]
         with responses.RequestsMock(assert_all_requests_are_fired=False) as host:
-            size = max(len(client.get(entry(path, "user-0")).data) for _, path in dialogs)
-            runs = [(title, client, [entry(path, a) for a in accounts]) for title, path in dialogs]
+            size = max(len(client.get(entry(path, "user-0")).data) for _, path in DIALOGS)
+            app.config["BENCH_BODY"] = b"x" * size
+            runs = [(title, client, [entry(path, a) for a in accounts]) for title, path in DIALOGS]
+            runs += [(title, client, [path] * len(accounts)) for title, path in floor]
             runs.append(("bare", bare_client(size), ["/bare"] * len(accounts)))
             # one request of each in turn, so a machine that slows down or speeds up during the
             # run (a shared VM does) weighs on the dialogs and the baseline alike
@@ -232,7 +275,8 @@ def main() -> None:
             return (*median_and_p99(cpu), *median_and_p99(wall))
 
         baseline = figures("bare")
-        rows = [(t, *figures(t), counted[t] / args.requests) for t, _ in dialogs]
+        rows = [(t, *figures(t), counted[t] / args.requests) for t, _ in DIALOGS]
+        floor_rows = [(t, *figures(t), counted[t] / args.requests) for t, _ in floor]
     finally:
         database.drop()
         scratch.cleanup()
@@ -241,6 +285,11 @@ def main() -> None:
     print(f"{database.label}, Flask test client in process, {args.requests:,} requests each (ms)")
     print(f"{'':34} {'cpu p50':>8} {'cpu p99':>8} {'wall p50':>8} {'wall p99':>8}  statements")
     print(f"{f'bare Flask route, {size:,} B':34}", *(f"{v:8.3f}" for v in baseline))
+    for title, cpu50, cpu99, wall50, wall99, per_open in floor_rows:
+        print(
+            f"{title:34} {cpu50:8.3f} {cpu99:8.3f} {wall50:8.3f} {wall99:8.3f}  {per_open:10.1f}"
+            f"   {cpu50 / baseline[0]:.2f}× bare   (the floor: no token, no form, no template)"
+        )
     for title, cpu50, cpu99, wall50, wall99, per_open in rows:
         ratio = cpu50 / baseline[0]
         verdict = "ok" if cpu50 <= 1.2 and ratio <= 3 else "MISSED"
