@@ -14,8 +14,9 @@ Beside them, in the same turns, the floor a dialog open stands on: routes of git
 returning a body of the same size, one with no statement (the app's own hooks: security headers,
 compression's check), one reading the tenant as a Jira entry does, and one running both
 statements a dialog open runs (the tenant, then the tenant's only integration), through the same
-Flask-SQLAlchemy session. What a dialog costs above the last is its own: the token's checks, the
-form's state and the template.
+Flask-SQLAlchemy session; and the tenant's look-up again in SQLAlchemy Core on a pooled
+connection, without the ORM session, for what the session itself costs. What a dialog costs
+above the two statements is its own: the token's checks, the form's state and the template.
 
     python bench/dialogs.py [--requests 2000]
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test python bench/dialogs.py
@@ -201,9 +202,11 @@ def add_floor_routes(app) -> list[tuple[str, str]]:
     the app's BENCH_BODY config holds (set once the dialog's size is known: Flask takes no new
     route after its first request)."""
     from flask import current_app, g
+    from sqlalchemy import bindparam, select
 
     from gitint.extensions import db
     from gitint.jira.jwt import _TENANT_BY_ISSUER
+    from gitint.models import Tenant
     from gitint.views.common import _ONLY_INTEGRATION
 
     def no_statement():
@@ -219,10 +222,19 @@ def add_floor_routes(app) -> list[tuple[str, str]]:
         db.session.scalar(_ONLY_INTEGRATION, {"tenant": g.tenant.id})
         return no_statement()
 
+    tenants = Tenant.__table__
+    core_tenant = select(tenants).where(tenants.c.issuer == bindparam("issuer"))
+
+    def core():  # what the ORM session costs: the same look-up on a pooled connection, as a row
+        with db.engine.connect() as connection:
+            g.tenant = connection.execute(core_tenant, {"issuer": "bench"}).first()
+        return no_statement()
+
     rows = (
         ("gitint's app, no statement", "/bench/floor/none", no_statement),
         ("… + the tenant (1 statement)", "/bench/floor/tenant", tenant),
         ("… + a dialog's 2 statements", "/bench/floor/both", both),
+        ("… the tenant by Core, no session", "/bench/floor/core", core),
     )
     for _, path, view in rows:
         app.add_url_rule(path, path, view)
