@@ -19,7 +19,9 @@ from sqlalchemy import (
     func,
     literal_column,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.functions import FunctionElement
 
 from .extensions import db
 
@@ -160,37 +162,77 @@ def search_words(name):
 SLASH, ONE, ZERO = literal_column("'/'"), literal_column("1"), literal_column("0")
 
 
+class position(FunctionElement):
+    """``position(text, part)``: where ``part`` first starts in ``text`` (1-based; 0 when it
+    does not occur) — SQLite's instr, PostgreSQL's strpos."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(position)
+def _instr(element, compiler, **kw):
+    return f"instr({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(position, "postgresql")
+def _strpos(element, compiler, **kw):
+    return f"strpos({compiler.process(element.clauses, **kw)})"
+
+
+class code_points(FunctionElement):
+    """Text compared in code-point order: PostgreSQL's COLLATE "C"; SQLite's BINARY, its own."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(code_points)
+def _binary(element, compiler, **kw):
+    return compiler.process(element.clauses.clauses[0], **kw)
+
+
+@compiles(code_points, "postgresql")
+def _collate_c(element, compiler, **kw):
+    return compiler.process(element.clauses.clauses[0].collate("C"), **kw)
+
+
 def after_slash(name):
     """``name`` after its first "/" (all of it when it has none); applied twice, after its
     second. A name holds "/q" exactly when the text after one of its "/" starts with q."""
-    return func.substr(name, func.strpos(name, SLASH) + ONE)
+    return func.substr(name, position(name, SLASH) + ONE)
 
 
 def has_slash(name):
-    return func.strpos(name, SLASH) > ZERO
+    return position(name, SLASH) > ZERO
 
 
 def segment_indexes(name) -> list[Index]:
-    """PostgreSQL's prefix indexes on the text after a name's first and second "/" (each only
-    over the names that have it), and a trigram index over the names with three or more: with
-    them the search answers "which names hold /q" exactly, from index entries (pg_trgm alone
-    cannot place a trigram after a "/": "/ing" would recheck every name with "ing" in it)."""
+    """Prefix indexes on the text after a name's first and second "/" (each only over the names
+    that have it), and one for the names with three or more: PostgreSQL's is a trigram index of
+    them, SQLite's lists them per tenant (the search asks its FTS5 table for them only when a
+    tenant has any). With them the search answers "which names hold /q" exactly, from index
+    entries: a trigram index cannot place a trigram after a "/", so "/ing" would otherwise
+    check every name with "ing" in it, and FTS5 reads a common trigram's whole list ("-or" is in
+    every "-org")."""
     first, second = after_slash(name), after_slash(after_slash(name))
     return [
         Index(
             "ix_repositories_after_slash",
             "tenant_id",
-            first.collate("C"),
+            code_points(first),
             postgresql_include=["id"],  # the search reads ids: from the index alone
             postgresql_where=has_slash(name),
-        ).ddl_if(dialect="postgresql"),
+            sqlite_where=has_slash(name),
+        ),
         Index(
             "ix_repositories_after_slash_2",
             "tenant_id",
-            second.collate("C"),
+            code_points(second),
             postgresql_include=["id"],
             postgresql_where=has_slash(first),
-        ).ddl_if(dialect="postgresql"),
+            sqlite_where=has_slash(first),
+        ),
         Index(
             "ix_repositories_deep_search_trgm",
             search_words(name).label("words"),
@@ -198,6 +240,9 @@ def segment_indexes(name) -> list[Index]:
             postgresql_ops={"words": "gin_trgm_ops"},
             postgresql_where=has_slash(second),
         ).ddl_if(dialect="postgresql"),
+        Index(  # covering, so that SQLite prefers it to the tenant's every name
+            "ix_repositories_deep", "tenant_id", "search_name", sqlite_where=has_slash(second)
+        ).ddl_if(dialect="sqlite"),
     ]
 
 

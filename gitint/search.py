@@ -17,11 +17,13 @@ code-point order within each part (SQLite's BINARY, PostgreSQL's COLLATE "C").
   dense. If neither answers (a substring common in the database but rare in the tenant's first
   names, e.g. part of an owner that sorts late), all the index's candidates are sorted: the
   one slow case, its cost growing with the number of matches.
-- On PostgreSQL the part after "/" takes its candidates from the segment indexes instead
-  (models.segment_indexes): ranges on the text after a name's first and second "/", and the
-  trigram index of the few names with three or more. pg_trgm keeps no positions, so for "/ing"
-  it would propose every name with an "ing" anywhere and an "/in", and read each one's row to
-  learn that none holds "/ing"; a range reads only the names that do.
+- The part after "/" takes its candidates from the segment indexes instead
+  (models.segment_indexes): ranges on the text after a name's first and second "/", and for
+  the names with three or more PostgreSQL's trigram index of them, SQLite's FTS5 table when
+  the tenant has any. pg_trgm keeps no positions, so for "/ing" it would propose every name
+  with an "ing" anywhere and an "/in", and read each one's row to learn that none holds
+  "/ing"; FTS5 checks positions but reads each trigram's whole list first ("/le-or": every
+  "-or" of every "-org"); a range reads only the names that do.
 - Every candidate is checked on the real name (instr/strpos), so answers are exact. A substring
   the trigram index cannot look up (fewer than 3 characters; on PostgreSQL, fewer than 3 letters
   or digits in a row) is only looked for in the window: in a tenant with more than ``WINDOW``
@@ -42,17 +44,21 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
+    column,
     func,
     literal,
     literal_column,
     not_,
     select,
     table,
+    text,
     union_all,
 )
+from sqlalchemy.dialects import sqlite
 
 from .extensions import db
-from .models import Repository, after_slash, has_slash, search_words
+from .models import Repository, after_slash, code_points, has_slash, search_words
 
 PAGE_SIZE = 20
 FEW = 1000  # trigram-index rows checked and sorted at most; more: a common substring
@@ -112,7 +118,7 @@ class _Part:
             "prefix": self.prefix,
             "prefix_length": len(self.prefix),
             "also_not": self.also_not,
-            "upper": _upper(self.prefix),  # PostgreSQL's segment ranges (the first part)
+            "upper": _upper(self.prefix),  # the segment ranges (the first part)
         }
 
 
@@ -172,7 +178,7 @@ class _Finder:
         """The first ``limit`` ids in name order of the tenant's names that ``part`` holds."""
         excluding = part.also_not is not None
         parameters = part.parameters() | {"limit": limit, "few": FEW}
-        segments = self.postgresql and not excluding  # PostgreSQL's segment indexes: a range
+        segments = not excluding  # after "/": the segment indexes' ranges
         if not indexed(part.needle, self.postgresql) or (segments and parameters["upper"] is None):
             return self.walk(excluding, parameters)  # the window only (see the module's doc)
         pattern = self.pattern(part.needle)
@@ -233,6 +239,11 @@ class _Finder:
         return self._bounds[size]
 
 
+def _sqlite(condition) -> str:
+    """A condition without parameters, as SQLite's SQL."""
+    return str(condition.compile(dialect=sqlite.dialect()))
+
+
 @cache
 def _statement(dialect: str, kind: str, excluding: bool):
     """The statement of ``kind`` for ``dialect`` (parameters: tenant, q, upper, needle, prefix,
@@ -256,34 +267,52 @@ def _statement(dialect: str, kind: str, excluding: bool):
             condition = and_(condition, not_(contains(bindparam("also_not", type_=String))))
         return condition
 
-    def matching(capped=False):  # the trigram index's candidates (all tenants), but
-        if postgresql and not excluding:  # the first part: names holding "/" + prefix, exactly
-            return segments(capped)
+    def trigrams(pattern=None):  # the trigram index's candidates (all tenants)
+        pattern = bindparam("pattern", type_=String) if pattern is None else pattern
         if postgresql:
-            words = search_words(names)
-            return select(Repository.id).where(words.like(bindparam("pattern", type_=String)))
+            return select(Repository.id).where(search_words(names).like(pattern))
         return (
             select(literal_column("rowid"))
             .select_from(table("repositories_search"))
-            .where(literal_column("repositories_search").match(bindparam("pattern", type_=String)))
+            .where(literal_column("repositories_search").match(pattern))
         )
+
+    def matching(capped=False):  # the first part: the names holding "/" + prefix, exactly
+        return trigrams() if excluding else segments(capped)
 
     def segments(capped):
         """The names holding "/" + prefix: the tenant's whose text after their first or second
         "/" starts with prefix (models.segment_indexes; ``capped``: ranges that stop at ``few``
-        + 1), and any with three or more "/" that the deep trigram index proposes."""
+        + 1), and any with three or more "/" that the trigram index proposes."""
         first, second = after_slash(names), after_slash(after_slash(names))
         prefix = bindparam("prefix", type_=String)
         upper = bindparam("upper", type_=String)
 
         def starting(segment, having):
-            segment = segment.collate("C")
+            segment = code_points(segment)  # as the index orders it
             found = select(Repository.id).where(tenant, having, segment >= prefix, segment < upper)
-            return found.limit(bindparam("few", type_=Integer) + 1) if capped else found
+            if not capped:
+                return found
+            found = found.limit(bindparam("few", type_=Integer) + 1).subquery()
+            return select(found.c.id)  # SQLite takes a LIMIT in a UNION's part only this way
 
-        deep = select(Repository.id).where(
-            has_slash(second), search_words(names).like(bindparam("pattern", type_=String))
-        )
+        if postgresql:  # the deep names' own trigram index
+            deep = select(Repository.id).where(
+                has_slash(second), search_words(names).like(bindparam("pattern", type_=String))
+            )
+        else:  # FTS5's candidates when the tenant has deep names (ix_repositories_deep says:
+            # INDEXED BY, or SQLite may read the tenant's every name to learn it), else an empty
+            # phrase: FTS5 reads a common trigram's whole list before any WHERE term could stop
+            # it, and a phrase under 3 characters matches nothing at once
+            three = _sqlite(has_slash(second))  # our own expression, compiled: no input in it
+            deep_names = text(
+                "SELECT 1 AS one FROM repositories INDEXED BY ix_repositories_deep"  # noqa: S608
+                " WHERE repositories.tenant_id = :tenant AND " + three
+            )
+            deep_names = deep_names.bindparams(bindparam("tenant", type_=Integer))
+            deep_names = deep_names.columns(column("one", Integer))
+            pattern = bindparam("pattern", type_=String)
+            deep = trigrams(case((deep_names.exists(), pattern), else_=literal_column("'\"\"'")))
         return union_all(
             starting(first, has_slash(names)), starting(second, has_slash(first)), deep
         )
@@ -341,10 +370,11 @@ def _statement(dialect: str, kind: str, excluding: bool):
         found = matching(capped=True).limit(few + 1).cte("found")
         many = select(func.count()).select_from(found).scalar_subquery() > few
         answer = select(Repository.id, literal(0).label("n"))
-        answer = answer.where(
-            Repository.id.in_(select(found.c[0])), tenant_of_candidates, holds(), not_(many)
-        )
-        answer = answer.order_by(name(), Repository.id).limit(bindparam("limit", type_=Integer))
+        answer = answer.where(Repository.id.in_(select(found.c[0])), tenant_of_candidates, holds())
+        # more than ``few``: no answer, and a LIMIT of 0 reads none of the rows (SQLite checks a
+        # WHERE term like not_(many) on every candidate: 1,001 row look-ups for nothing)
+        limit = case((many, literal(0)), else_=bindparam("limit", type_=Integer))
+        answer = answer.order_by(name(), Repository.id).limit(limit)
         count = select(literal(-1).label("id"), func.count().label("n")).select_from(found)
         return union_all(count, select(answer.subquery()))
     raise ValueError(kind)

@@ -261,3 +261,27 @@ def test_postgresql_plans_use_the_indexes(app, make_tenant, make_integration):
         assert "ix_repositories_after_slash_2" in found, found
         assert "ix_repositories_deep_search_trgm" in found, found
         assert "ix_repositories_search_trgm" not in found, found
+
+
+def test_sqlite_plans_read_the_segment_indexes(app, make_tenant, make_integration):
+    """On SQLite, does the look-up after "/" read ranges of ix_repositories_after_slash and
+    ix_repositories_after_slash_2, and learn from ix_repositories_deep (not by reading every
+    name of the tenant) whether to ask FTS5 for names with three or more "/"?"""
+    if _is_postgresql():
+        pytest.skip("SQLite only: PostgreSQL's plans have their own test")
+    tenant = make_tenant()
+    add_names(make_integration(tenant), random_names(500, seed=5) + nested_names(50, seed=5))
+    after = {"tenant": tenant.id, "limit": 21, "few": 1000, "needle": "/ools", "prefix": "ools"}
+    after |= {"prefix_length": 4, "also_not": None, "upper": "oolt", "pattern": '"/ools"'}
+    for kind in ("few", "candidates"):
+        compiled = search._statement("sqlite", kind, False).compile(dialect=db.engine.dialect)
+        with db.engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + str(compiled),
+                tuple(compiled.construct_params(after)[k] for k in compiled.positiontup),
+            ).all()
+        found = "\n".join(row[-1] for row in rows)
+        assert re.search(r"INDEX ix_repositories_after_slash \(tenant_id=\? AND <expr>>\?", found)
+        assert "INDEX ix_repositories_after_slash_2 (tenant_id=? AND <expr>>?" in found, found
+        assert "INDEX ix_repositories_deep (tenant_id=?)" in found, found
+    assert search_repositories(tenant.id, "ools")[0] == search_repositories(tenant.id, "OOLS")[0]
