@@ -277,7 +277,7 @@ def _statement(dialect: str, kind: str, excluding: bool):
             .where(literal_column("repositories_search").match(pattern))
         )
 
-    def matching(capped=False):  # the first part: the names holding "/" + prefix, exactly
+    def matching(capped=False):  # candidates: after "/" exactly the names holding "/" + prefix
         return trigrams() if excluding else segments(capped)
 
     def segments(capped):
