@@ -223,8 +223,14 @@ def segment_indexes(name) -> list[Index]:
             code_points(first),
             postgresql_include=["id"],  # the search reads ids: from the index alone
             postgresql_where=has_slash(name),
+        ).ddl_if(dialect="postgresql"),
+        Index(  # SQLite's holds the names too: a "few" answer is sorted from the index alone
+            "ix_repositories_after_slash",
+            "tenant_id",
+            code_points(first),
+            "search_name",
             sqlite_where=has_slash(name),
-        ),
+        ).ddl_if(dialect="sqlite"),
         Index(
             "ix_repositories_after_slash_2",
             "tenant_id",

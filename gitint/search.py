@@ -194,8 +194,9 @@ class _Finder:
             return self.few(part, pattern, parameters)
 
         # matches in the short walk: not rare, so the longer walk likely fills the page first;
-        # none: the trigram index likely has few rows for the needle
-        for step in (window, rare) if walked else (rare, window):
+        # none: the trigram index likely has few rows for the needle. After "/" the capped
+        # ranges come first whatever the walk found: they cost little, a page of them or not
+        for step in (window, rare) if walked and not segments else (rare, window):
             found = step()
             if found is not None:
                 return found
@@ -239,6 +240,9 @@ class _Finder:
         return self._bounds[size]
 
 
+EMPTY_PHRASE = literal_column("'\"\"'")  # FTS5: shorter than a trigram, it matches nothing
+
+
 def _sqlite(condition) -> str:
     """A condition without parameters, as SQLite's SQL."""
     return str(condition.compile(dialect=sqlite.dialect()))
@@ -277,29 +281,32 @@ def _statement(dialect: str, kind: str, excluding: bool):
             .where(literal_column("repositories_search").match(pattern))
         )
 
-    def matching(capped=False):  # candidates: after "/" exactly the names holding "/" + prefix
-        return trigrams() if excluding else segments(capped)
+    def matching(capped=False):  # candidate ids: after "/" exactly the names holding "/" + q
+        if excluding:
+            return trigrams()
+        return select(segments(capped).subquery().c.id)
 
     def segments(capped):
-        """The names holding "/" + prefix: the tenant's whose text after their first or second
-        "/" starts with prefix (models.segment_indexes; ``capped``: ranges that stop at ``few``
-        + 1), and any with three or more "/" that the trigram index proposes."""
+        """(id, name) of the tenant's names holding "/" + prefix: those whose text after their
+        first or second "/" starts with prefix (models.segment_indexes; ``capped``: ranges that
+        stop at ``few`` + 1), and any with three or more "/" that the trigram index proposes."""
         first, second = after_slash(names), after_slash(after_slash(names))
         prefix = bindparam("prefix", type_=String)
         upper = bindparam("upper", type_=String)
 
         def starting(segment, having):
             segment = code_points(segment)  # as the index orders it
-            found = select(Repository.id).where(tenant, having, segment >= prefix, segment < upper)
+            found = select(Repository.id, names.label("name"))
+            found = found.where(tenant, having, segment >= prefix, segment < upper)
             if not capped:
                 return found
             found = found.limit(bindparam("few", type_=Integer) + 1).subquery()
-            return select(found.c.id)  # SQLite takes a LIMIT in a UNION's part only this way
+            return select(found.c.id, found.c.name)  # SQLite takes a UNION part's LIMIT so only
 
+        pairs = select(Repository.id, names.label("name"))
         if postgresql:  # the deep names' own trigram index
-            deep = select(Repository.id).where(
-                has_slash(second), search_words(names).like(bindparam("pattern", type_=String))
-            )
+            like = search_words(names).like(bindparam("pattern", type_=String))
+            deep = pairs.where(tenant_of_candidates, has_slash(second), like)
         else:  # FTS5's candidates when the tenant has deep names (ix_repositories_deep says:
             # INDEXED BY, or SQLite may read the tenant's every name to learn it), else an empty
             # phrase: FTS5 reads a common trigram's whole list before any WHERE term could stop
@@ -312,7 +319,8 @@ def _statement(dialect: str, kind: str, excluding: bool):
             deep_names = deep_names.bindparams(bindparam("tenant", type_=Integer))
             deep_names = deep_names.columns(column("one", Integer))
             pattern = bindparam("pattern", type_=String)
-            deep = trigrams(case((deep_names.exists(), pattern), else_=literal_column("'\"\"'")))
+            proposed = trigrams(case((deep_names.exists(), pattern), else_=EMPTY_PHRASE))
+            deep = pairs.where(Repository.id.in_(proposed), tenant_of_candidates)
         return union_all(
             starting(first, has_slash(names)), starting(second, has_slash(first)), deep
         )
@@ -367,14 +375,23 @@ def _statement(dialect: str, kind: str, excluding: bool):
         return ordered(Repository.id.in_(matching()), tenant_of_candidates, holds())
     if kind == "few":
         few = bindparam("few", type_=Integer)
-        found = matching(capped=True).limit(few + 1).cte("found")
+        if excluding:  # the trigram index's candidates (all tenants): each one's row is read
+            found = trigrams().limit(few + 1).cte("found")
+            answer = select(Repository.id, literal(0).label("n"))
+            answer = answer.where(
+                Repository.id.in_(select(found.c[0])), tenant_of_candidates, holds()
+            )
+            order = (name(), Repository.id)
+        else:  # the segment ranges' (id, name) pairs, the tenant's: SQLite's from its index
+            found = segments(capped=True).limit(few + 1).cte("found")
+            answer = select(found.c.id, literal(0).label("n")).where(holds(found.c.name))
+            answer = answer.group_by(found.c.id, found.c.name)  # a name in two of the ranges
+            order = (name(found.c.name), found.c.id)
         many = select(func.count()).select_from(found).scalar_subquery() > few
-        answer = select(Repository.id, literal(0).label("n"))
-        answer = answer.where(Repository.id.in_(select(found.c[0])), tenant_of_candidates, holds())
         # more than ``few``: no answer, and a LIMIT of 0 reads none of the rows (SQLite checks a
         # WHERE term like not_(many) on every candidate: 1,001 row look-ups for nothing)
         limit = case((many, literal(0)), else_=bindparam("limit", type_=Integer))
-        answer = answer.order_by(name(), Repository.id).limit(limit)
+        answer = answer.order_by(*order).limit(limit)
         count = select(literal(-1).label("id"), func.count().label("n")).select_from(found)
         return union_all(count, select(answer.subquery()))
     raise ValueError(kind)

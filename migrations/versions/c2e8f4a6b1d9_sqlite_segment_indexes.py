@@ -1,7 +1,8 @@
 """Repositories on SQLite: the segment indexes PostgreSQL got in a7c1e9d3b5f2 — prefix indexes
-on the text after a name's first and second "/" — and a covering index of the names with three
-or more per tenant (gitint.models.segment_indexes), so the search's look-up after "/" reads index
-entries instead of FTS5's list of every name with a common trigram ("-or": every "-org").
+on the text after a name's first "/" (holding the names too) and second "/" — and a covering
+index of the names with three or more per tenant (gitint.models.segment_indexes), so the
+search's look-up after "/" reads index entries instead of FTS5's list of every name with a
+common trigram ("-or": every "-org").
 
 Revision ID: c2e8f4a6b1d9
 Revises: a7c1e9d3b5f2
@@ -21,7 +22,7 @@ FIRST = "substr(search_name, instr(search_name, '/') + 1)"
 SECOND = f"substr({FIRST}, instr({FIRST}, '/') + 1)"
 SQLITE = (
     "CREATE INDEX ix_repositories_after_slash ON repositories"
-    f" (tenant_id, {FIRST}) WHERE instr(search_name, '/') > 0",
+    f" (tenant_id, {FIRST}, search_name) WHERE instr(search_name, '/') > 0",
     "CREATE INDEX ix_repositories_after_slash_2 ON repositories"
     f" (tenant_id, {SECOND}) WHERE instr({FIRST}, '/') > 0",
     "CREATE INDEX ix_repositories_deep ON repositories"
