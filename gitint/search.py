@@ -18,9 +18,10 @@ code-point order within each part (SQLite's BINARY, PostgreSQL's COLLATE "C").
   names, e.g. part of an owner that sorts late), all the index's candidates are sorted: the
   one slow case, its cost growing with the number of matches.
 - The part after "/" takes its candidates from the segment indexes instead
-  (models.segment_indexes): ranges on the text after a name's first and second "/", and for
-  the names with three or more PostgreSQL's trigram index of them, SQLite's FTS5 table when
-  the tenant has any. pg_trgm keeps no positions, so for "/ing" it would propose every name
+  (models.segment_indexes), asked right after the short walk whatever it found (capped ranges
+  cost little; they return each name with its id, so a "few" answer reads no rows): ranges on
+  the text after a name's first and second "/", and for the names with three or more
+  PostgreSQL's trigram index of them, SQLite's FTS5 table when the tenant has any. pg_trgm keeps no positions, so for "/ing" it would propose every name
   with an "ing" anywhere and an "/in", and read each one's row to learn that none holds
   "/ing"; FTS5 checks positions but reads each trigram's whole list first ("/le-or": every
   "-or" of every "-org"); a range reads only the names that do.
