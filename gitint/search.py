@@ -21,10 +21,11 @@ code-point order within each part (SQLite's BINARY, PostgreSQL's COLLATE "C").
   (models.segment_indexes), asked right after the short walk whatever it found (capped ranges
   cost little; they return each name with its id, so a "few" answer reads no rows): ranges on
   the text after a name's first and second "/", and for the names with three or more
-  PostgreSQL's trigram index of them, SQLite's FTS5 table when the tenant has any. pg_trgm keeps no positions, so for "/ing" it would propose every name
-  with an "ing" anywhere and an "/in", and read each one's row to learn that none holds
-  "/ing"; FTS5 checks positions but reads each trigram's whole list first ("/le-or": every
-  "-or" of every "-org"); a range reads only the names that do.
+  PostgreSQL's trigram index of them, SQLite's FTS5 table when the tenant has any. pg_trgm
+  keeps no positions, so for "/ing" it would propose every name with an "ing" anywhere and an
+  "/in", and read each one's row to learn that none holds "/ing"; FTS5 checks positions but
+  reads each trigram's whole list first ("/le-or": every "-or" of every "-org"); a range reads
+  only the names that do.
 - Every candidate is checked on the real name (instr/strpos), so answers are exact. A substring
   the trigram index cannot look up (fewer than 3 characters; on PostgreSQL, fewer than 3 letters
   or digits in a row) is only looked for in the window: in a tenant with more than ``WINDOW``
