@@ -283,10 +283,8 @@ def _statement(dialect: str, kind: str, excluding: bool):
             .where(literal_column("repositories_search").match(pattern))
         )
 
-    def matching(capped=False):  # candidate ids: after "/" exactly the names holding "/" + q
-        if excluding:
-            return trigrams()
-        return select(segments(capped).subquery().c.id)
+    def matching():  # candidate ids: after "/" exactly the names holding "/" + q
+        return trigrams() if excluding else select(segments(capped=False).subquery().c.id)
 
     def segments(capped):
         """(id, name) of the tenant's names holding "/" + prefix: those whose text after their
@@ -295,17 +293,16 @@ def _statement(dialect: str, kind: str, excluding: bool):
         first, second = after_slash(names), after_slash(after_slash(names))
         prefix = bindparam("prefix", type_=String)
         upper = bindparam("upper", type_=String)
+        pairs = select(Repository.id, names.label("name"))
 
         def starting(segment, having):
             segment = code_points(segment)  # as the index orders it
-            found = select(Repository.id, names.label("name"))
-            found = found.where(tenant, having, segment >= prefix, segment < upper)
+            found = pairs.where(tenant, having, segment >= prefix, segment < upper)
             if not capped:
                 return found
             found = found.limit(bindparam("few", type_=Integer) + 1).subquery()
             return select(found.c.id, found.c.name)  # SQLite takes a UNION part's LIMIT so only
 
-        pairs = select(Repository.id, names.label("name"))
         if postgresql:  # the deep names' own trigram index
             like = search_words(names).like(bindparam("pattern", type_=String))
             deep = pairs.where(tenant_of_candidates, has_slash(second), like)

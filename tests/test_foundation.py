@@ -60,8 +60,6 @@ EXPRESSION_INDEXES = (  # gitint/search.py's (the two after_slash ones on SQLite
     "ix_repositories_deep_search_trgm",
 )
 SQLITE_ONLY_INDEXES = ("ix_repositories_deep",)
-
-
 SQLITE_SEGMENT_INDEXES = ("ix_repositories_after_slash", "ix_repositories_after_slash_2")
 
 
