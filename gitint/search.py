@@ -374,7 +374,15 @@ def _statement(dialect: str, kind: str, excluding: bool):
         return ordered(Repository.id.in_(matching()), tenant_of_candidates, holds())
     if kind == "few":
         few = bindparam("few", type_=Integer)
-        if excluding:  # the trigram index's candidates (all tenants): each one's row is read
+        if excluding and postgresql:  # the candidates (all tenants) with the name and tenant
+            # their recheck read: each row is read once, not again to check and sort it
+            found = select(Repository.id, names.label("name"), Repository.tenant_id)
+            found = found.where(search_words(names).like(bindparam("pattern", type_=String)))
+            found = found.limit(few + 1).cte("found")
+            answer = select(found.c.id, literal(0).label("n"))
+            answer = answer.where(found.c.tenant_id == bindparam("tenant"), holds(found.c.name))
+            order = (name(found.c.name), found.c.id)
+        elif excluding:  # FTS5's candidates (all tenants): each one's row is read
             found = trigrams().limit(few + 1).cte("found")
             answer = select(Repository.id, literal(0).label("n"))
             answer = answer.where(

@@ -229,8 +229,8 @@ def plan(statement, parameters: dict) -> str:
 
 def test_postgresql_plans_use_the_indexes(app, make_tenant, make_integration):
     """On PostgreSQL, does the prefix range read ix_repositories_tenant_search_c (its collation
-    is the query's), the substring look-up the pg_trgm index, and the look-up after "/" the
-    segment indexes?"""
+    is the query's), the substring look-up the pg_trgm index (each candidate's row once), and
+    the look-up after "/" the segment indexes?"""
     if not _is_postgresql():
         pytest.skip("PostgreSQL only: SQLite's plans are checked by its FTS5 table")
     tenant = make_tenant()
@@ -249,6 +249,10 @@ def test_postgresql_plans_use_the_indexes(app, make_tenant, make_integration):
         {**base, **anywhere, "upper": "oolt", "pattern": "%ools%", "few": 1000},
     )
     assert "ix_repositories_search_trgm" in few, few
+    # each candidate's row is read once, by the trigram index's recheck, which keeps its name
+    # and tenant for the check and the order: no second look-up of the row by its id
+    assert "pk_repositories" not in few, few
+    assert few.count("on repositories") == 1, few
     # after "/": ranges on the text after a name's first and second "/", the deep names' own
     # trigram index, and not the trigram index of every name (it would recheck each "ools")
     after = {**anywhere, "needle": "/ools", "also_not": None, "upper": "oolt"}
