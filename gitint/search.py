@@ -100,9 +100,20 @@ def search_repositories(
                 break
             ids += finder.substring(part, wanted - len(ids))
     chosen = ids[page * size : (page + 1) * size]
-    rows = db.session.scalars(select(Repository).where(Repository.id.in_(chosen)))
-    rows = {r.id: r for r in rows}
+    rows = {}
+    if chosen:
+        found = db.session.scalars(_ROWS, {"tenant": tenant_id, "ids": chosen})
+        rows = {r.id: r for r in found}
     return [rows[i] for i in chosen if i in rows], len(ids) > (page + 1) * size
+
+
+# the page's rows by their ids, built once (SQLAlchemy keeps a statement's cache key on it: a
+# prebuilt one is not built and keyed again on every keystroke); "+ 0": the tenant is checked
+# on each row found, not looked up in a tenant index (SQLite would read the tenant's every name)
+_ROWS = select(Repository).where(
+    Repository.id.in_(bindparam("ids", expanding=True)),
+    Repository.tenant_id + 0 == bindparam("tenant"),
+)
 
 
 @dataclass(frozen=True)

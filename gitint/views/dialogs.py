@@ -7,7 +7,7 @@ branches), when a typed branch is checked, and on create. Every form render keep
 from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup, escape
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..acting import BRANCH, PULL_REQUEST, acting_for, host_supports_pats
 from ..branchnames import branch_name, validate_branch_name
@@ -279,6 +279,12 @@ def branches():
     return (f'<p class="notice error" role="alert">{escape(error)}</p>' if error else "") + listed
 
 
+# the names of the tenant's integrations, shown beside each option when it has several
+_NAMES = select(Integration.id, Integration.name).where(
+    Integration.tenant_id == bindparam("tenant")
+)
+
+
 @bp.get("/repositories")
 @requires("VIEW_DEV_TOOLS")
 def repositories():
@@ -286,11 +292,7 @@ def repositories():
     query = request.args.get("repository_name", "")[:200]
     page = min(max(request.args.get("page", 0, type=int), 0), 500)
     rows, more = search_repositories(g.ctx.tenant_id, query, page)
-    names = dict(
-        db.session.execute(
-            select(Integration.id, Integration.name).where(Integration.tenant_id == g.ctx.tenant_id)
-        ).all()
-    )
+    names = dict(db.session.execute(_NAMES, {"tenant": g.ctx.tenant_id}).all()) if rows else {}
     return render_template(
         "dialogs/_repositories.html",
         rows=rows,
