@@ -1,12 +1,15 @@
 """The working tree's code against a git revision's, on one machine, in one process, in turn:
-server CPU per type-ahead keystroke and per dialog open, as a ratio to the revision's.
+server CPU and wall time per type-ahead keystroke and per dialog open, as ratios to the
+revision's.
 
 A shared VM's speed drifts by a third from one minute to the next, so two separate runs of
 bench/search.py or bench/dialogs.py cannot show a 10 % change. Here the revision's ``gitint``,
 ``templates`` and ``static`` are extracted (``git archive``) into a temporary folder as the package
 ``gitint_base``, both apps are built on the same database (the working tree's schema: compare
 revisions whose code reads it), and every input is asked of both, in alternating order, three
-times; each request's thread CPU is the best of its three. The database is bench/search.py's
+times; a request's thread CPU and its wall time (which alone holds PostgreSQL's own work) are
+each the best of its three. Compared with itself (HEAD, 40 inputs) the ratios stay within
+0.95-1.08×: what a change must exceed to show. The database is bench/search.py's
 tenant: 5 integrations (the fifth through gitint/sync.py), SQLite in a temporary folder or a
 throwaway database on DATABASE_URL's PostgreSQL.
 
@@ -57,26 +60,28 @@ def extract(revision: str, into: Path) -> str:
     return git("rev-parse", "--short", revision).stdout.decode().strip()
 
 
-def cpu_ms(client, url: str, headers: dict | None = None) -> float:
-    used = time.thread_time()
+def timed(client, url: str, headers: dict | None = None) -> tuple[float, float]:
+    """(CPU, wall) ms of one request: the app's own thread time, and the time until its answer
+    (on PostgreSQL the database's work shows only there)."""
+    used, started = time.thread_time(), time.perf_counter()
     response = client.get(url, headers=headers or {})
-    spent = (time.thread_time() - used) * 1000
+    sample = ((time.thread_time() - used) * 1000, (time.perf_counter() - started) * 1000)
     assert response.status_code == 200, (url, response.status_code)
-    return spent
+    return sample
 
 
-def in_turn(clients: dict, inputs: list) -> dict[str, list[float]]:
-    """Each input — a callable (client → CPU ms) — asked of every client, alternating who goes
-    first, ``TURNS`` times; the best turn of each."""
+def in_turn(clients: dict, inputs: list) -> dict[str, list[tuple[float, float]]]:
+    """Each input — a callable (client → (CPU, wall) ms) — asked of every client, alternating
+    who goes first, ``TURNS`` times; the best turn of each (CPU and wall apart)."""
     samples = {label: [] for label in clients}
     for n, ask in enumerate(inputs):
         order = list(clients) if n % 2 else list(reversed(clients))
-        best = dict.fromkeys(clients, float("inf"))
+        turns = {label: [] for label in clients}
         for _ in range(TURNS):
             for label in order:
-                best[label] = min(best[label], ask(clients[label]))
-        for label in clients:
-            samples[label].append(best[label])
+                turns[label].append(ask(clients[label]))
+        for label, taken in turns.items():
+            samples[label].append((min(c for c, _ in taken), min(w for _, w in taken)))
     return samples
 
 
@@ -114,7 +119,7 @@ def main() -> None:
         headers = search.headers_for(app, 1)
         rows = []
         for kind, typed in search.queries(names, args.queries).items():
-            inputs = [lambda c, q=q: cpu_ms(c, search.url_of(q), headers) for q in typed]
+            inputs = [lambda c, q=q: timed(c, search.url_of(q), headers) for q in typed]
             in_turn(clients, inputs[:20])  # warm-up
             rows.append((f"type-ahead: {kind}", in_turn(clients, inputs)))
         for title, path in dialogs.DIALOGS:
@@ -122,7 +127,7 @@ def main() -> None:
             tokens = iter([dialogs.entry(path, f"user-{n}") for n in range(count)])
 
             def opened(client, tokens=tokens):  # a fresh entry each time, as Jira signs one
-                return cpu_ms(client, next(tokens))
+                return timed(client, next(tokens))
 
             in_turn(clients, [opened] * 20)  # warm-up
             rows.append((title, in_turn(clients, [opened] * args.opens)))
@@ -130,21 +135,22 @@ def main() -> None:
         database.drop()
         scratch.cleanup()
 
-    print()
-    print(
-        f"{database.label}, server CPU per request in ms, best of {TURNS} turns each"
-        f" ({base_name} and the working tree asked in turn)"
-    )
-    print(f"{'':28} {'median':>16} {'p99':>16}   working tree / {base_name}")
-    print(f"{'':28} {base_name:>8} {'tree':>7} {base_name:>8} {'tree':>7}   median  p99")
-    for title, samples in rows:
-        old, new = samples[base_name], samples["working tree"]
-        p50 = (statistics.median(old), statistics.median(new))
-        p99 = tuple(statistics.quantiles(v, n=100, method="inclusive")[98] for v in (old, new))
+    for n, measure in enumerate(("server CPU", "wall time")):
+        print()
         print(
-            f"{title:28} {p50[0]:8.3f} {p50[1]:7.3f} {p99[0]:8.3f} {p99[1]:7.3f}"
-            f"   {p50[1] / p50[0]:5.2f}× {p99[1] / p99[0]:5.2f}×"
+            f"{database.label}, {measure} per request in ms, best of {TURNS} turns each"
+            f" ({base_name} and the working tree asked in turn)"
         )
+        print(f"{'':28} {'median':>16} {'p99':>16}   working tree / {base_name}")
+        print(f"{'':28} {base_name:>8} {'tree':>7} {base_name:>8} {'tree':>7}   median  p99")
+        for title, samples in rows:
+            old, new = ([s[n] for s in samples[who]] for who in (base_name, "working tree"))
+            p50 = (statistics.median(old), statistics.median(new))
+            p99 = tuple(statistics.quantiles(v, n=100, method="inclusive")[98] for v in (old, new))
+            print(
+                f"{title:28} {p50[0]:8.3f} {p50[1]:7.3f} {p99[0]:8.3f} {p99[1]:7.3f}"
+                f"   {p50[1] / p50[0]:5.2f}× {p99[1] / p99[0]:5.2f}×"
+            )
 
 
 if __name__ == "__main__":
