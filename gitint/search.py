@@ -18,8 +18,8 @@ code-point order within each part (SQLite's BINARY, PostgreSQL's COLLATE "C").
   names, e.g. part of an owner that sorts late), all the index's candidates are sorted: the
   one slow case, its cost growing with the number of matches.
 - The part after "/" takes its candidates from the segment indexes instead
-  (models.segment_indexes), asked right after the short walk whatever it found (capped ranges
-  cost little; they return each name with its id, so a "few" answer reads no rows): ranges on
+  (models.segment_indexes), asked first, before any walk (capped ranges cost little; they
+  return each name with its id, so a "few" answer reads no rows): ranges on
   the text after a name's first and second "/", and for the names with three or more
   PostgreSQL's trigram index of them, SQLite's FTS5 table when the tenant has any. pg_trgm
   keeps no positions, so for "/ing" it would propose every name with an "ing" anywhere and an
@@ -195,6 +195,10 @@ class _Finder:
         if not indexed(part.needle, self.postgresql) or (segments and parameters["upper"] is None):
             return self.walk(excluding, parameters)  # the window only (see the module's doc)
         pattern = self.pattern(part.needle)
+        if segments:  # after "/": the capped ranges first, cheap whatever the needle: the answer
+            found = self.few(part, pattern, parameters)  # for a rare one (or none), else None
+            if found is not None:
+                return found
         walked = self.walk(excluding, parameters, FIRST_WINDOW)  # a common needle: a page
         if len(walked) >= limit or self.bound(FIRST_WINDOW) is None:
             return walked
@@ -207,9 +211,9 @@ class _Finder:
             return self.few(part, pattern, parameters)
 
         # matches in the short walk: not rare, so the longer walk likely fills the page first;
-        # none: the trigram index likely has few rows for the needle. After "/" the capped
-        # ranges come first whatever the walk found: they cost little, a page of them or not
-        for step in (window, rare) if walked and not segments else (rare, window):
+        # none: the trigram index likely has few rows for the needle. After "/" the ranges
+        # said above that there are many
+        for step in (window,) if segments else (window, rare) if walked else (rare, window):
             found = step()
             if found is not None:
                 return found
