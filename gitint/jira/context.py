@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import jwt
 from flask import abort, current_app, g, render_template, request
+from sqlalchemy import bindparam, select
 
 from ..crypto import keyring
 from ..extensions import db
@@ -173,10 +174,15 @@ def _authenticate() -> Context:
     for param, value in bound.items():
         if any(sent and sent != value for sent in request.values.getlist(param)):
             raise JWTRejected("context was issued for another issue", ctx.tenant_id)
-    g.tenant = tenant = ctx.tenant  # held for the request, as above
+    # held for the request, as above; a statement built once (Session.get builds its own look-up
+    # on each call when the row is not loaded yet, as here on every htmx call)
+    g.tenant = tenant = db.session.scalar(_TENANT_BY_ID, {"id": ctx.tenant_id})
     if tenant is None or not tenant.installed or not _accepted(tenant):
         raise JWTRejected("unknown or uninstalled tenant")
     return ctx
+
+
+_TENANT_BY_ID = select(Tenant).where(Tenant.id == bindparam("id"))
 
 
 def _accepted(tenant: Tenant) -> bool:
