@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from io import BytesIO
 from pathlib import Path
 
@@ -61,13 +60,9 @@ def extract(revision: str, into: Path) -> str:
 
 
 def timed(client, url: str, headers: dict | None = None) -> tuple[float, float]:
-    """(CPU, wall) ms of one request: the app's own thread time, and the time until its answer
-    (on PostgreSQL the database's work shows only there)."""
-    used, started = time.thread_time(), time.perf_counter()
-    response = client.get(url, headers=headers or {})
-    sample = ((time.thread_time() - used) * 1000, (time.perf_counter() - started) * 1000)
-    assert response.status_code == 200, (url, response.status_code)
-    return sample
+    """(CPU, wall) ms of one request (bench/dialogs.py's timing)."""
+    cpu, wall = dialogs.time_one(client, url, headers)
+    return cpu * 1000, wall * 1000
 
 
 def in_turn(clients: dict, inputs: list) -> dict[str, list[tuple[float, float]]]:

@@ -177,11 +177,12 @@ def median_and_p99(values: list[float]) -> tuple[float, float]:
     return statistics.median(values) * 1000, cuts[98] * 1000
 
 
-def time_one(client, url) -> tuple[float, float]:
+def time_one(client, url, headers: dict | None = None) -> tuple[float, float]:
     """(CPU, wall) seconds of one request. On a busy machine the CPU time shows the server's own
-    cost; the wall time also holds the time other processes had the core."""
+    cost; the wall time also holds the time other processes had the core (and, on PostgreSQL,
+    the database's own work)."""
     started, used = time.perf_counter(), time.thread_time()
-    response = client.get(url)
+    response = client.get(url, headers=headers or {})
     sample = (time.thread_time() - used, time.perf_counter() - started)
     assert response.status_code == 200, (url, response.status_code)
     return sample

@@ -391,8 +391,7 @@ def _statement(dialect: str, kind: str, excluding: bool):
         few = bindparam("few", type_=Integer)
         if excluding and postgresql:  # the candidates (all tenants) with the name and tenant
             # their recheck read: each row is read once, not again to check and sort it
-            found = select(Repository.id, names.label("name"), Repository.tenant_id)
-            found = found.where(search_words(names).like(bindparam("pattern", type_=String)))
+            found = trigrams().add_columns(names.label("name"), Repository.tenant_id)
             found = found.limit(few + 1).cte("found")
             answer = select(found.c.id, literal(0).label("n"))
             answer = answer.where(found.c.tenant_id == bindparam("tenant"), holds(found.c.name))

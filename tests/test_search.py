@@ -220,13 +220,18 @@ def test_a_search_is_a_bounded_number_of_statements(
 
 
 def plan(statement, parameters: dict) -> str:
-    compiled = statement.compile(dialect=db.engine.dialect)
+    """The database's plan for ``statement``: PostgreSQL's EXPLAIN (an index wherever one can
+    serve), SQLite's EXPLAIN QUERY PLAN."""
+    state = statement.compile(dialect=db.engine.dialect).construct_expanded_state(parameters)
     with db.engine.connect() as connection:
-        connection.exec_driver_sql("SET enable_seqscan = off")  # an index when one can serve
+        if _is_postgresql():
+            connection.exec_driver_sql("SET enable_seqscan = off")
+            rows = connection.exec_driver_sql("EXPLAIN " + state.statement, state.parameters)
+            return "\n".join(row[0] for row in rows)
         rows = connection.exec_driver_sql(
-            "EXPLAIN " + str(compiled), compiled.construct_params(parameters)
-        ).all()
-    return "\n".join(row[0] for row in rows)
+            "EXPLAIN QUERY PLAN " + state.statement, state.positional_parameters
+        )
+        return "\n".join(row[-1] for row in rows)
 
 
 def test_postgresql_plans_use_the_indexes(app, make_tenant, make_integration):
@@ -281,13 +286,7 @@ def test_sqlite_plans_read_the_segment_indexes(app, make_tenant, make_integratio
     after = {"tenant": tenant.id, "limit": 21, "few": 1000, "needle": "/ools", "prefix": "ools"}
     after |= {"prefix_length": 4, "also_not": None, "upper": "oolt", "pattern": '"/ools"'}
     for kind in ("few", "candidates"):
-        compiled = search._statement("sqlite", kind, False).compile(dialect=db.engine.dialect)
-        with db.engine.connect() as connection:
-            rows = connection.exec_driver_sql(
-                "EXPLAIN QUERY PLAN " + str(compiled),
-                tuple(compiled.construct_params(after)[k] for k in compiled.positiontup),
-            ).all()
-        found = "\n".join(row[-1] for row in rows)
+        found = plan(search._statement("sqlite", kind, False), after)
         assert re.search(r"INDEX ix_repositories_after_slash \(tenant_id=\? AND <expr>>\?", found)
         assert "INDEX ix_repositories_after_slash_2 (tenant_id=? AND <expr>>?" in found, found
         assert "INDEX ix_repositories_deep (tenant_id=?)" in found, found
@@ -305,21 +304,7 @@ def test_the_page_rows_are_read_by_id_and_only_the_tenants(app, make_tenant, mak
     ids = [r.id for r in rows]
     found = db.session.scalars(search._ROWS, {"tenant": mine.id, "ids": [*ids, other]}).all()
     assert sorted(r.id for r in found) == sorted(ids)  # not the other tenant's
-    compiled = search._ROWS.compile(dialect=db.engine.dialect)
-    state = compiled.construct_expanded_state({"tenant": mine.id, "ids": ids})  # a page
-    if _is_postgresql():
-        with db.engine.connect() as connection:
-            connection.exec_driver_sql("SET enable_seqscan = off")  # an index when one can serve
-            rows = connection.exec_driver_sql("EXPLAIN " + state.statement, state.parameters)
-            rows = rows.all()
-        found = "\n".join(row[0] for row in rows)
-        assert "pk_repositories" in found, found
-        assert "ix_repositories_tenant" not in found, found
-        return
-    with db.engine.connect() as connection:
-        rows = connection.exec_driver_sql(
-            "EXPLAIN QUERY PLAN " + state.statement, state.positional_parameters
-        ).all()
-    found = "\n".join(row[-1] for row in rows)
-    assert "USING INTEGER PRIMARY KEY (rowid=?)" in found, found
+    found = plan(search._ROWS, {"tenant": mine.id, "ids": ids})  # a page
+    key = "pk_repositories" if _is_postgresql() else "USING INTEGER PRIMARY KEY (rowid=?)"
+    assert key in found, found
     assert "ix_repositories_tenant" not in found, found
